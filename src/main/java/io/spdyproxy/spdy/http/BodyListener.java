@@ -1,0 +1,16 @@
+package io.spdyproxy.spdy.http;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.handler.codec.http.HttpHeaders;
+
+/**
+ * Receives a streamed HTTP body, on the session's event loop. The listener owns each chunk: it
+ * releases it and calls {@link HttpStreamBase#consume(int)} once the bytes are used, which is
+ * what lets the peer send more.
+ */
+public interface BodyListener {
+    void onChunk(ByteBuf chunk, boolean last);
+
+    /** Trailers ended the body (no further chunks follow). */
+    default void onTrailers(HttpHeaders trailers) {}
+}
