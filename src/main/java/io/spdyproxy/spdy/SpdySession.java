@@ -178,6 +178,7 @@ public final class SpdySession {
         if (priority < 0 || priority > 7) {
             throw new IllegalArgumentException("priority: " + priority + " (expected: 0..7)");
         }
+        java.util.Objects.requireNonNull(streamListener, "streamListener");
         CompletableFuture<SpdyStream> result = new CompletableFuture<>();
         execute(() -> openStream(headers, (byte) priority, endOfStream, streamListener, result));
         return result;
@@ -260,7 +261,7 @@ public final class SpdySession {
         }
         int id = nextLocalStreamId;
         nextLocalStreamId += 2;
-        SpdyStream stream = new SpdyStream(this, id, priority, peerInitialWindow,
+        SpdyStream stream = new SpdyStream(this, id, priority, initialSendWindow(),
                 config.effectiveStreamWindow());
         stream.listener = streamListener;
         stream.headersSent = true;
@@ -285,6 +286,17 @@ public final class SpdySession {
             }
         }
         result.complete(stream);
+    }
+
+    /**
+     * The send window of a new stream. A legacy origin never grants window for request bodies
+     * (PROTOCOL.md), so towards it the client role may send up to the legacy allowance beyond it.
+     */
+    private int initialSendWindow() {
+        if (config.legacyPeer() && config.role() == SpdyRole.CLIENT) {
+            return (int) Math.min(MAX_WINDOW, (long) peerInitialWindow + config.legacyWindowAllowance());
+        }
+        return peerInitialWindow;
     }
 
     void sendHeaders(SpdyStream stream, SpdyHeaders headers, boolean endOfStream) {
@@ -789,7 +801,7 @@ public final class SpdySession {
             writeRst(id, SpdyError.REFUSED_STREAM);
             return;
         }
-        SpdyStream s = new SpdyStream(this, id, f.priority(), peerInitialWindow,
+        SpdyStream s = new SpdyStream(this, id, f.priority(), initialSendWindow(),
                 config.effectiveStreamWindow());
         s.headersReceived = true;
         streams.put(id, s);
