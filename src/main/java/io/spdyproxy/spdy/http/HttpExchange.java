@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 public final class HttpExchange extends HttpStreamBase {
     private final HttpRequestHandler handler;
     private HttpRequest request;
+    private String scheme = "https";
     private boolean requestHasBody;
 
     HttpExchange(HttpRequestHandler handler) {
@@ -26,6 +27,11 @@ public final class HttpExchange extends HttpStreamBase {
 
     public HttpRequest request() {
         return request;
+    }
+
+    /** The request's {@code :scheme} as the client side sent it ("https" when absent). */
+    public String scheme() {
+        return scheme;
     }
 
     /** False when the request ended with its headers (no body will follow). */
@@ -56,6 +62,10 @@ public final class HttpExchange extends HttpStreamBase {
     @Override
     void onHead(SpdyHeaders headers, boolean endOfStream) {
         requestHasBody = !endOfStream;
+        String sch = headers.getAsString(SpdyHttpHeaders.SCHEME);
+        if (sch != null && !sch.isEmpty()) {
+            scheme = sch;
+        }
         try {
             request = SpdyHttpHeaders.toRequest(headers);
         } catch (IllegalArgumentException e) {

@@ -1,0 +1,131 @@
+package io.spdyproxy.origin.files;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.spdyproxy.spdy.SpdyError;
+import io.spdyproxy.spdy.http.BodyListener;
+import io.spdyproxy.spdy.http.HttpExchange;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Writes a PUT body to a temporary file beside the target and renames it into place only once the
+ * whole body arrived, so a reader never sees a half-written file. Each chunk is consumed (window
+ * granted) only after it reached the file, which bounds memory by the stream window.
+ *
+ * <p>Threading: chunks arrive on the session's event loop and are written, in order, on the I/O
+ * executor through a chain of futures.
+ */
+final class UploadWriter implements BodyListener {
+    private static final Logger log = LoggerFactory.getLogger(UploadWriter.class);
+
+    private final HttpExchange exchange;
+    private final Path target;
+    private final boolean existed;
+    private final Executor executor;
+    private Path temp;
+    private FileChannel out;
+    private CompletableFuture<Void> tail;
+    private volatile boolean failed;
+
+    UploadWriter(HttpExchange exchange, Path target, boolean existed, Executor executor) {
+        this.exchange = exchange;
+        this.target = target;
+        this.existed = existed;
+        this.executor = executor;
+        this.tail = CompletableFuture.runAsync(this::open, executor);
+        exchange.onClose(cause -> {
+            if (cause != null) {
+                failed = true;
+                tail = tail.handle((v, e) -> null).thenRunAsync(this::discard, executor);
+            }
+        });
+    }
+
+    private void open() {
+        try {
+            temp = Files.createTempFile(target.getParent(), ".upload-", ".part");
+            out = FileChannel.open(temp, StandardOpenOption.WRITE);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot create a temporary file: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void onChunk(ByteBuf chunk, boolean last) {
+        int n = chunk.readableBytes();
+        tail = tail.thenRunAsync(() -> {
+            if (failed) {
+                return;
+            }
+            try {
+                while (chunk.isReadable()) {
+                    chunk.readBytes(out, chunk.readableBytes());
+                }
+            } catch (IOException e) {
+                throw new IllegalStateException("write failed: " + e.getMessage(), e);
+            }
+        }, executor).whenComplete((v, e) -> {
+            // Written, skipped or failed: the chunk is done with either way.
+            if (chunk.refCnt() > 0) {
+                chunk.release();
+            }
+            exchange.consume(n);
+        });
+        if (last) {
+            tail = tail.thenRunAsync(this::commit, executor);
+        }
+        tail = tail.exceptionally(e -> {
+            if (!failed) {
+                fail(e);
+            }
+            return null;
+        });
+    }
+
+    private void commit() {
+        if (failed) {
+            return;
+        }
+        try {
+            out.force(false);
+            out.close();
+            Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot store the upload: " + e.getMessage(), e);
+        }
+        exchange.respond(existed ? HttpResponseStatus.NO_CONTENT : HttpResponseStatus.CREATED,
+                "text/plain; charset=utf-8", existed ? "" : "created\n");
+    }
+
+    private void fail(Throwable e) {
+        log.warn("upload to {} failed: {}", target, e.toString());
+        failed = true;
+        discard();
+        // Answer at once, then stop the rest of the body: RST after the reply (SPDY/3 2.4.2).
+        exchange.respond(HttpResponseStatus.INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8",
+                "upload failed\n");
+        exchange.reset(SpdyError.CANCEL);
+    }
+
+    private void discard() {
+        try {
+            if (out != null) {
+                out.close();
+            }
+            if (temp != null) {
+                Files.deleteIfExists(temp);
+            }
+        } catch (IOException e) {
+            log.debug("cleaning up {} failed", temp, e);
+        }
+    }
+}
