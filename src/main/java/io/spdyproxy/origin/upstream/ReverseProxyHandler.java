@@ -1,0 +1,33 @@
+package io.spdyproxy.origin.upstream;
+
+import io.netty.channel.EventLoop;
+import io.spdyproxy.spdy.http.HttpExchange;
+import io.spdyproxy.spdy.http.HttpRequestHandler;
+
+/**
+ * Exposes a local web app (like {@code ngrok http 8080}): every SPDY stream becomes one request
+ * to the app over a pooled keep-alive HTTP/1.1 connection, bodies streaming both ways with
+ * backpressure. A dead or refusing app gives 502 on that stream only, a slow one 504.
+ *
+ * <p>Threading: each exchange runs entirely on its SPDY session's event loop.
+ */
+public final class ReverseProxyHandler implements HttpRequestHandler, AutoCloseable {
+    private final UpstreamConfig config;
+    private final UpstreamPool pool;
+
+    public ReverseProxyHandler(UpstreamConfig config) {
+        this.config = config;
+        this.pool = new UpstreamPool(config);
+    }
+
+    @Override
+    public void onRequest(HttpExchange exchange) {
+        EventLoop loop = exchange.stream().session().channel().eventLoop();
+        new UpstreamExchange(exchange, config, pool, loop).start();
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+    }
+}

@@ -1,0 +1,365 @@
+package io.spdyproxy.origin.upstream;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.spdyproxy.spdy.SpdyError;
+import io.spdyproxy.spdy.http.BodyListener;
+import io.spdyproxy.spdy.http.HttpExchange;
+import java.util.ArrayDeque;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One request relayed to the app and its response relayed back, in the shape of Netty's
+ * HexDumpProxy: the upstream connection reads only when the SPDY stream can take more, and each
+ * request-body chunk is consumed (window granted to the peer) only once the app's socket took it.
+ *
+ * <p>Threading: confined to the SPDY session's event loop, which also runs the upstream channel.
+ */
+final class UpstreamExchange extends ChannelInboundHandlerAdapter implements BodyListener {
+    private static final Logger log = LoggerFactory.getLogger(UpstreamExchange.class);
+    private static final String TEXT = "text/plain; charset=utf-8";
+    private static final Set<String> HOP_BY_HOP = Set.of("connection", "keep-alive", "proxy-connection",
+            "transfer-encoding", "upgrade", "te", "trailer", "proxy-authorization", "proxy-authenticate");
+
+    /** Lifecycle of one exchange. */
+    private enum State {
+        CONNECTING,
+        SENDING,
+        AWAITING_RESPONSE,
+        STREAMING_RESPONSE,
+        DONE
+    }
+
+    private final HttpExchange ex;
+    private final UpstreamConfig config;
+    private final UpstreamPool pool;
+    private final EventLoop loop;
+    /** Body chunks that arrived before the connection was ready; bounded by the stream window. */
+    private final ArrayDeque<Object[]> early = new ArrayDeque<>();
+    private State state = State.CONNECTING;
+    private Channel upstream;
+    private boolean requestComplete;
+    private boolean responseComplete;
+    private boolean keepAlive = true;
+    private ScheduledFuture<?> responseTimer;
+
+    UpstreamExchange(HttpExchange ex, UpstreamConfig config, UpstreamPool pool, EventLoop loop) {
+        this.ex = ex;
+        this.config = config;
+        this.pool = pool;
+        this.loop = loop;
+    }
+
+    void start() {
+        requestComplete = !ex.requestHasBody();
+        if (ex.requestHasBody()) {
+            ex.onBody(this);
+        }
+        ex.onWritable(this::readMore);
+        ex.onClose(cause -> loop.execute(() -> streamClosed(cause)));
+        ChannelFuture f = pool.acquire(loop);
+        if (f.isDone()) {
+            connected(f);
+        } else {
+            f.addListener((ChannelFuture done) -> connected(done));
+        }
+    }
+
+    private void connected(ChannelFuture f) {
+        if (state == State.DONE) {
+            if (f.isSuccess()) {
+                pool.release(f.channel());
+            }
+            return;
+        }
+        if (!f.isSuccess()) {
+            Throwable cause = f.cause();
+            boolean timeout = cause instanceof ConnectTimeoutException;
+            log.warn("upstream {} unreachable: {}", config.url(), cause.toString());
+            fail(timeout ? HttpResponseStatus.GATEWAY_TIMEOUT : HttpResponseStatus.BAD_GATEWAY,
+                    "upstream " + (timeout ? "connect timed out" : "unreachable") + ": " + config.url() + "\n");
+            return;
+        }
+        upstream = f.channel();
+        upstream.pipeline().addLast("exchange", this);
+        state = State.SENDING;
+        upstream.write(upstreamRequest());
+        Object[] e;
+        while ((e = early.poll()) != null) {
+            writeBody((ByteBuf) e[0], (Boolean) e[1]);
+        }
+        upstream.flush();
+        if (requestComplete) {
+            requestSent();
+        }
+        upstream.read();
+    }
+
+    private HttpRequest upstreamRequest() {
+        HttpRequest in = ex.request();
+        HttpRequest out = new DefaultHttpRequest(HttpVersion.HTTP_1_1, in.method(),
+                config.pathPrefix() + in.uri());
+        HttpHeaders h = out.headers();
+        for (var e : in.headers()) {
+            if (!HOP_BY_HOP.contains(e.getKey().toLowerCase(Locale.ROOT))) {
+                h.add(e.getKey(), e.getValue());
+            }
+        }
+        String host = in.headers().get(HttpHeaderNames.HOST);
+        if (host == null) {
+            h.set(HttpHeaderNames.HOST, config.url().getHost() + ":" + config.port());
+        }
+        // Set from what the proxy passed along: the client's address arrives in X-Forwarded-For.
+        if (host != null) {
+            h.set("x-forwarded-host", host);
+        }
+        h.set("x-forwarded-proto", ex.scheme());
+        if (ex.requestHasBody() && !h.contains(HttpHeaderNames.CONTENT_LENGTH)) {
+            HttpUtil.setTransferEncodingChunked(out, true);
+        } else if (!ex.requestHasBody()) {
+            h.remove(HttpHeaderNames.CONTENT_LENGTH);
+            if (in.method().name().equals("POST") || in.method().name().equals("PUT")) {
+                h.set(HttpHeaderNames.CONTENT_LENGTH, 0);
+            }
+        }
+        h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+        return out;
+    }
+
+    @Override
+    public void onChunk(ByteBuf chunk, boolean last) {
+        if (state == State.DONE) {
+            int n = chunk.readableBytes();
+            chunk.release();
+            ex.consume(n);
+            return;
+        }
+        if (upstream == null) {
+            early.add(new Object[] {chunk, last});
+            return;
+        }
+        writeBody(chunk, last);
+        upstream.flush();
+        if (last) {
+            requestSent();
+        }
+    }
+
+    private void writeBody(ByteBuf chunk, boolean last) {
+        int n = chunk.readableBytes();
+        HttpContent content = last ? new DefaultLastHttpContent(chunk) : new DefaultHttpContent(chunk);
+        upstream.write(content).addListener(w -> {
+            if (w.isSuccess()) {
+                ex.consume(n);
+            }
+        });
+        if (last) {
+            requestComplete = true;
+        }
+    }
+
+    private void requestSent() {
+        if (state == State.SENDING) {
+            state = State.AWAITING_RESPONSE;
+        }
+        if (responseTimer == null && !responseStarted()) {
+            responseTimer = loop.schedule(this::responseTimedOut, config.responseTimeout().toNanos(),
+                    TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private boolean responseStarted() {
+        return state == State.STREAMING_RESPONSE || state == State.DONE;
+    }
+
+    private void responseTimedOut() {
+        if (!responseStarted()) {
+            keepAlive = false;
+            fail(HttpResponseStatus.GATEWAY_TIMEOUT, "upstream did not answer within "
+                    + config.responseTimeout().toSeconds() + " s\n");
+        }
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (state == State.DONE) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (msg instanceof HttpResponse r) {
+            if (r.status().codeClass() == io.netty.handler.codec.http.HttpStatusClass.INFORMATIONAL
+                    && r.status().code() != 101) {
+                ReferenceCountUtil.release(msg); // 100 Continue and friends stay between us and the app
+                upstream.read();
+                return;
+            }
+            if (responseTimer != null) {
+                responseTimer.cancel(false);
+            }
+            state = State.STREAMING_RESPONSE;
+            keepAlive = HttpUtil.isKeepAlive(r);
+            boolean empty = msg instanceof LastHttpContent lc && !lc.content().isReadable();
+            HttpResponse head = new io.netty.handler.codec.http.DefaultHttpResponse(
+                    HttpVersion.HTTP_1_1, r.status());
+            for (var e : r.headers()) {
+                if (!HOP_BY_HOP.contains(e.getKey().toLowerCase(Locale.ROOT))) {
+                    head.headers().add(e.getKey(), e.getValue());
+                }
+            }
+            ex.respond(head, empty);
+            if (msg instanceof HttpContent c) {
+                relay(c);
+            } else {
+                readMore();
+            }
+            return;
+        }
+        if (msg instanceof HttpContent c) {
+            relay(c);
+            return;
+        }
+        ReferenceCountUtil.release(msg);
+    }
+
+    private void relay(HttpContent c) {
+        boolean last = c instanceof LastHttpContent;
+        ByteBuf data = c.content();
+        if (last) {
+            LastHttpContent lc = (LastHttpContent) c;
+            responseComplete = true;
+            if (!lc.trailingHeaders().isEmpty()) {
+                if (data.isReadable()) {
+                    ex.write(data, false);
+                } else {
+                    data.release();
+                }
+                ex.end(lc.trailingHeaders());
+            } else {
+                ex.write(data, true);
+            }
+            finish();
+            return;
+        }
+        if (data.isReadable()) {
+            ex.write(data, false);
+        } else {
+            data.release();
+        }
+        readMore();
+    }
+
+    /** Reads the next piece of the response once the stream has room for it. */
+    private void readMore() {
+        if (upstream != null && state == State.STREAMING_RESPONSE && ex.isWritable()) {
+            upstream.read();
+        }
+    }
+
+    private void finish() {
+        if (state == State.DONE) {
+            return;
+        }
+        state = State.DONE;
+        Channel ch = upstream;
+        if (ch != null) {
+            ch.pipeline().remove(this);
+            if (keepAlive && requestComplete && responseComplete) {
+                pool.release(ch);
+            } else {
+                ch.close();
+            }
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        if (state == State.DONE) {
+            return;
+        }
+        if (responseStarted()) {
+            // Mid-response: reset, so the client never takes a truncated body for a whole one.
+            state = State.DONE;
+            ex.reset(SpdyError.INTERNAL_ERROR);
+        } else {
+            fail(HttpResponseStatus.BAD_GATEWAY, "upstream closed the connection without answering\n");
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        log.warn("upstream {} failed: {}", config.url(), cause.toString());
+        keepAlive = false;
+        ctx.close();
+    }
+
+    private void fail(HttpResponseStatus status, String message) {
+        if (state == State.DONE) {
+            return;
+        }
+        boolean answered = responseStarted();
+        state = State.DONE;
+        if (responseTimer != null) {
+            responseTimer.cancel(false);
+        }
+        Object[] e;
+        while ((e = early.poll()) != null) {
+            ByteBuf b = (ByteBuf) e[0];
+            int n = b.readableBytes();
+            b.release();
+            ex.consume(n);
+        }
+        if (upstream != null) {
+            upstream.pipeline().remove(this);
+            upstream.close();
+        }
+        if (answered) {
+            ex.reset(SpdyError.INTERNAL_ERROR);
+        } else {
+            ex.respond(status, TEXT, message);
+        }
+    }
+
+    private void streamClosed(Throwable cause) {
+        if (cause == null || state == State.DONE) {
+            return;
+        }
+        // The client went away (RST_STREAM CANCEL): stop the app's work, never reuse the connection.
+        state = State.DONE;
+        if (responseTimer != null) {
+            responseTimer.cancel(false);
+        }
+        Object[] e;
+        while ((e = early.poll()) != null) {
+            ((ByteBuf) e[0]).release();
+        }
+        if (upstream != null) {
+            upstream.pipeline().remove(this);
+            upstream.close();
+        }
+    }
+}

@@ -1,0 +1,81 @@
+package io.spdyproxy.origin.upstream;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.spdyproxy.transport.Transport;
+import java.util.ArrayDeque;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Keep-alive HTTP/1.1 connections to the app, one idle list per event loop: a request borrows a
+ * connection of the loop its SPDY stream lives on, so no bytes cross threads.
+ *
+ * <p>Threading: each idle list is touched only on its own loop.
+ */
+final class UpstreamPool {
+    static final String CODEC = "http-codec";
+    private static final io.netty.util.AttributeKey<Boolean> WATCHED =
+            io.netty.util.AttributeKey.valueOf(UpstreamPool.class, "watched");
+
+    private final UpstreamConfig config;
+    private final Map<EventLoop, ArrayDeque<Channel>> idle = new ConcurrentHashMap<>();
+
+    UpstreamPool(UpstreamConfig config) {
+        this.config = config;
+    }
+
+    /** An idle connection of {@code loop}, or a new one being connected. */
+    ChannelFuture acquire(EventLoop loop) {
+        ArrayDeque<Channel> list = idle.get(loop);
+        if (list != null) {
+            Channel ch;
+            while ((ch = list.pollFirst()) != null) {
+                if (ch.isActive()) {
+                    return ch.newSucceededFuture();
+                }
+            }
+        }
+        Bootstrap b = new Bootstrap()
+                .group(loop)
+                .channel(Transport.socketChannel())
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) config.connectTimeout().toMillis())
+                .handler(new io.netty.channel.ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast(CODEC, new HttpClientCodec(4096, 64 * 1024, 64 * 1024));
+                    }
+                });
+        return b.connect(config.url().getHost(), config.port());
+    }
+
+    /** Returns a connection that finished a whole exchange and may be reused. */
+    void release(Channel ch) {
+        if (!ch.isActive()) {
+            return;
+        }
+        ArrayDeque<Channel> list = idle.computeIfAbsent(ch.eventLoop(), l -> new ArrayDeque<>());
+        if (list.size() >= config.maxIdlePerLoop()) {
+            ch.close();
+            return;
+        }
+        list.addFirst(ch);
+        if (ch.attr(WATCHED).setIfAbsent(Boolean.TRUE) == null) {
+            ch.closeFuture().addListener(f -> ch.eventLoop().execute(() -> list.remove(ch)));
+        }
+    }
+
+    void close() {
+        for (ArrayDeque<Channel> list : idle.values()) {
+            for (Channel ch : list.toArray(Channel[]::new)) {
+                ch.close();
+            }
+        }
+    }
+}
