@@ -1,85 +1,114 @@
 package io.spdyproxy.cli;
 
-import io.netty.channel.EventLoopGroup;
-import io.netty.handler.codec.http.DefaultFullHttpRequest;
-import io.netty.handler.codec.http.FullHttpResponse;
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpMethod;
-import io.netty.handler.codec.http.HttpVersion;
-import io.spdyproxy.example.ExampleHandler;
-import io.spdyproxy.spdy.SpdyProtocol;
-import io.spdyproxy.spdy.SpdyRole;
-import io.spdyproxy.spdy.SpdySession;
-import io.spdyproxy.spdy.SpdySessionConfig;
-import io.spdyproxy.spdy.SpdySessionListener;
-import io.spdyproxy.spdy.http.SpdyClient;
-import io.spdyproxy.spdy.http.SpdyServer;
-import io.spdyproxy.tls.SelfSignedCertificate;
+import io.spdyproxy.origin.OriginClient;
+import io.spdyproxy.origin.OriginConfig;
+import io.spdyproxy.origin.files.FileServerConfig;
+import io.spdyproxy.origin.files.StaticFileHandler;
+import io.spdyproxy.proxy.ProxyConfig;
+import io.spdyproxy.proxy.ProxyServer;
 import io.spdyproxy.tls.TlsContexts;
-import io.spdyproxy.transport.Transport;
-import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
+import io.spdyproxy.tunnel.TunnelProtocol;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
 import java.time.Duration;
-import java.util.List;
+import java.util.Base64;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * The embedded default: a SPDY server and a SPDY client in one process on loopback, exchanging
- * real requests over TLS. It becomes proxy + origin once the tunnel exists.
+ * The embedded default: proxy and origin in one process on loopback, the origin serving a
+ * directory through a real TLS tunnel with a fresh token and a pinned certificate.
  */
-@Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Start the example SPDY server on loopback, talk to it with the SPDY client, keep serving.")
+@Command(name = "demo", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Run proxy and origin together on loopback, serving a directory; prints the URL to open.")
 final class DemoCommand implements Callable<Integer> {
 
-    @Option(names = "--port", defaultValue = "8443", description = "TCP port (default: ${DEFAULT-VALUE}; 0 picks one).")
+    @Option(names = "--root", defaultValue = ".", description = "Directory to serve (default: the current directory).")
+    Path root;
+
+    @Option(names = "--port", defaultValue = "1443", description = "Client port (default: ${DEFAULT-VALUE}; 0 picks one).")
     int port;
 
-    @Option(names = "--exit", description = "Exit after the demo requests instead of serving on.")
+    @Option(names = "--tunnel-port", defaultValue = "1444", description = "Tunnel port (default: ${DEFAULT-VALUE}; 0 picks one).")
+    int tunnelPort;
+
+    @Option(names = "--exit", description = "Fetch the root listing once through the tunnel, print the result, exit.")
     boolean exit;
 
     @Override
     public Integer call() throws Exception {
-        SelfSignedCertificate cert = SelfSignedCertificate.generate("localhost", "127.0.0.1");
-        List<String> alpn = List.of(SpdyProtocol.SPDY_3_1.alpnId());
-        EventLoopGroup group = Transport.newGroup(0, "demo");
-        try (SpdyServer server = SpdyServer.start(new InetSocketAddress("127.0.0.1", port),
-                TlsContexts.server(cert, alpn), SpdySessionConfig.builder(SpdyRole.SERVER).build(),
-                new ExampleHandler(), group)) {
-            System.out.println("SPDY/3.1 example server on 127.0.0.1:" + server.port() + " (TLS)");
-            SpdySession session = SpdyClient.connect(group, new InetSocketAddress("127.0.0.1", server.port()),
-                    TlsContexts.client(cert.certificate(), alpn),
-                    SpdySessionConfig.builder(SpdyRole.CLIENT).build(),
-                    SpdySessionListener.refusingStreams()).get(10, TimeUnit.SECONDS);
-            System.out.println("client session: " + session.config().protocol().alpnId()
-                    + ", ping " + session.ping().get(10, TimeUnit.SECONDS).toNanos() / 1000 + " µs");
-            DefaultFullHttpRequest get = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/");
-            get.headers().set(HttpHeaderNames.HOST, "localhost");
-            FullHttpResponse hello = SpdyClient.fetch(session, get, "https", 1 << 20).get(10, TimeUnit.SECONDS);
-            System.out.print("GET / -> " + hello.status() + ": " + hello.content().toString(StandardCharsets.UTF_8));
-            hello.release();
-            long t0 = System.nanoTime();
-            int n = 64 << 20;
-            DefaultFullHttpRequest bytes = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET,
-                    "/bytes?n=" + n);
-            FullHttpResponse big = SpdyClient.fetch(session, bytes, "https", n).get(60, TimeUnit.SECONDS);
-            double secs = (System.nanoTime() - t0) / 1e9;
-            System.out.printf("GET /bytes?n=%d -> %s, %d bytes in %.2f s (%.0f MB/s)%n", n, big.status(),
-                    big.content().readableBytes(), secs, n / secs / 1e6);
-            big.release();
-            session.shutdownGracefully(Duration.ofSeconds(5)).get(10, TimeUnit.SECONDS);
-            if (!exit) {
-                System.out.println("Serving on 127.0.0.1:" + server.port() + "; Ctrl-C to stop.");
-                CountDownLatch forever = new CountDownLatch(1);
-                Runtime.getRuntime().addShutdownHook(new Thread(forever::countDown));
-                forever.await();
+        Path data = Files.createTempDirectory("spdy-proxy-demo");
+        byte[] raw = new byte[24];
+        new SecureRandom().nextBytes(raw);
+        String token = Base64.getUrlEncoder().withoutPadding().encodeToString(raw);
+        ProxyConfig pc = ProxyConfig.defaults(data).withBind("127.0.0.1").withPorts(tunnelPort, port, -1, -1)
+                .withAuth(true, Map.of(TunnelProtocol.DEFAULT_NAME, ProxyConfig.hashToken(token)));
+        ProxyServer proxy = ProxyServer.start(pc);
+        StaticFileHandler files = new StaticFileHandler(FileServerConfig.of(root));
+        OriginConfig oc = OriginConfig.of("127.0.0.1", proxy.tunnelPort())
+                .withCredentials(TunnelProtocol.DEFAULT_NAME, token);
+        OriginClient origin = new OriginClient(oc, TlsContexts.clientPinned(proxy.identity().fingerprint()), files, null)
+                .start();
+        String url = "http://localhost:" + proxy.httpPort() + "/";
+        Runnable stop = () -> {
+            origin.shutdownGracefully(Duration.ofSeconds(5));
+            proxy.shutdownGracefully();
+            files.close();
+            deleteQuietly(data);
+        };
+        try {
+            awaitTunnel(origin);
+            System.out.println("spdy-proxy demo: serving " + files.root() + " through a SPDY/3.1 tunnel");
+            System.out.println("  open " + url + "  (proxy: clients on :" + proxy.httpPort()
+                    + ", origins on :" + proxy.tunnelPort() + " TLS)");
+            if (exit) {
+                HttpResponse<String> r = HttpClient.newHttpClient().send(
+                        HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                System.out.println("GET " + url + " -> " + r.statusCode() + ", " + r.body().length() + " bytes of "
+                        + r.headers().firstValue("content-type").orElse("?"));
+                stop.run();
+                return r.statusCode() == 200 ? 0 : 1;
             }
-        } finally {
-            group.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            stop.run();
+            throw e;
         }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stop.run();
+            stopped.countDown();
+        }, "shutdown"));
+        System.out.println("  Ctrl-C to stop.");
+        stopped.await();
         return 0;
+    }
+
+    private static void awaitTunnel(OriginClient origin) throws InterruptedException {
+        // Wait on the first session's arrival: poll the client's count with a bounded number of
+        // short waits on a latch that is never counted down (no busy spin, bounded time).
+        CountDownLatch never = new CountDownLatch(1);
+        for (int i = 0; i < 200 && origin.connectedTunnels() == 0; i++) {
+            never.await(50, java.util.concurrent.TimeUnit.MILLISECONDS);
+        }
+        if (origin.connectedTunnels() == 0) {
+            throw new IllegalStateException("the origin could not connect to the proxy");
+        }
+    }
+
+    private static void deleteQuietly(Path dir) {
+        try (var s = Files.walk(dir)) {
+            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (Exception e) {
+            // a temp directory: the OS cleans it eventually
+        }
     }
 }

@@ -31,6 +31,45 @@ public final class TlsContexts {
     }
 
     /**
+     * A client context that accepts exactly the certificate whose SHA-256 fingerprint is {@code
+     * sha256Hex} (as the proxy prints it). The pin replaces CA and host-name checks.
+     */
+    public static SslContext clientPinned(String sha256Hex) {
+        String want = sha256Hex.replace(":", "").trim().toLowerCase(java.util.Locale.ROOT);
+        javax.net.ssl.X509TrustManager pin = new javax.net.ssl.X509TrustManager() {
+            @Override
+            public void checkClientTrusted(X509Certificate[] chain, String authType)
+                    throws java.security.cert.CertificateException {
+                throw new java.security.cert.CertificateException("client certificates are not used");
+            }
+
+            @Override
+            public void checkServerTrusted(X509Certificate[] chain, String authType)
+                    throws java.security.cert.CertificateException {
+                if (chain == null || chain.length == 0) {
+                    throw new java.security.cert.CertificateException("no certificate");
+                }
+                String got = SelfSignedCertificate.fingerprint(chain[0]);
+                if (!java.security.MessageDigest.isEqual(got.getBytes(java.nio.charset.StandardCharsets.US_ASCII),
+                        want.getBytes(java.nio.charset.StandardCharsets.US_ASCII))) {
+                    throw new java.security.cert.CertificateException(
+                            "certificate fingerprint " + got + " does not match the pinned " + want);
+                }
+            }
+
+            @Override
+            public X509Certificate[] getAcceptedIssuers() {
+                return new X509Certificate[0];
+            }
+        };
+        try {
+            return SslContextBuilder.forClient().trustManager(pin).endpointIdentificationAlgorithm(null).build();
+        } catch (SSLException e) {
+            throw new IllegalStateException("cannot build a TLS client context", e);
+        }
+    }
+
+    /**
      * A client context that trusts exactly {@code trusted}, or anything when it is null (the
      * original's behaviour; for tests and {@code --insecure} only).
      */
@@ -38,7 +77,7 @@ public final class TlsContexts {
         try {
             SslContextBuilder b = SslContextBuilder.forClient();
             if (trusted == null) {
-                b.trustManager(InsecureTrustManagerFactory.INSTANCE);
+                b.trustManager(InsecureTrustManagerFactory.INSTANCE).endpointIdentificationAlgorithm(null);
             } else {
                 b.trustManager(trusted);
             }
@@ -48,6 +87,15 @@ public final class TlsContexts {
                         SelectedListenerFailureBehavior.ACCEPT, alpn));
             }
             return b.build();
+        } catch (SSLException e) {
+            throw new IllegalStateException("cannot build a TLS client context", e);
+        }
+    }
+
+    /** A client context that trusts the JDK's default CAs and checks the host name. */
+    public static SslContext systemTrust() {
+        try {
+            return SslContextBuilder.forClient().build();
         } catch (SSLException e) {
             throw new IllegalStateException("cannot build a TLS client context", e);
         }

@@ -1,6 +1,7 @@
 package io.spdyproxy.spdy;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
@@ -54,6 +55,7 @@ import java.util.Random;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -661,6 +663,55 @@ class NettyInteropTest {
                 origin.nextRequest().release();
             }
             assertThat(session.stats().activeStreams()).isZero();
+        }
+    }
+
+    /**
+     * Kept apart from {@link OurClientNettyServer}: when it fails, the fetch that never completes
+     * also leaks its body buffer, and the leak check reports it for this class.
+     */
+    @Nested
+    class PlainTcpConnect {
+        private NettyOrigin origin;
+
+        @AfterEach
+        void stopOrigin() {
+            if (origin != null) {
+                origin.close();
+            }
+        }
+
+        /** A loopback port that was just free: bound by a server that is closed again. */
+        private InetSocketAddress closedPort() {
+            NettyOrigin probe = new NettyOrigin();
+            int port = probe.port();
+            probe.close();
+            return new InetSocketAddress("127.0.0.1", port);
+        }
+
+        @Test
+        void plainConnectToAPortNobodyListensOnFails() throws Exception {
+            CompletableFuture<SpdySession> f = SpdyClient.connect(group, closedPort(), null,
+                    SpdySessionConfig.builder(SpdyRole.CLIENT).build(), SpdySessionListener.refusingStreams());
+            f.thenAccept(sessions::add); // close it afterwards should it (wrongly) succeed
+            assertThatThrownBy(() -> f.get(WAIT, TimeUnit.SECONDS))
+                    .as("connecting to a closed port must fail, not hand out a session")
+                    .isInstanceOf(ExecutionException.class)
+                    .hasRootCauseInstanceOf(java.net.ConnectException.class);
+        }
+
+        @Test
+        void pingOnAFreshPlainSessionIsAnswered() throws Exception {
+            origin = new NettyOrigin();
+            InetSocketAddress address = new InetSocketAddress("127.0.0.1", origin.port());
+            for (int i = 0; i < 20; i++) {
+                SpdySession s = SpdyClient.connect(group, address, null,
+                        SpdySessionConfig.builder(SpdyRole.CLIENT).build(),
+                        SpdySessionListener.refusingStreams()).get(WAIT, TimeUnit.SECONDS);
+                sessions.add(s);
+                assertThat(s.ping()).as("ping on fresh session %d", i)
+                        .succeedsWithin(Duration.ofSeconds(WAIT));
+            }
         }
 
         /**

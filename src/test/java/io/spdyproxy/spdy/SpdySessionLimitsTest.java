@@ -4,10 +4,18 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
 
+import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.spdy.DefaultSpdyDataFrame;
 import io.netty.handler.codec.spdy.DefaultSpdyHeaders;
 import io.netty.handler.codec.spdy.DefaultSpdyPingFrame;
@@ -31,15 +39,21 @@ import io.netty.handler.codec.spdy.SpdySynStreamFrame;
 import io.netty.handler.codec.spdy.SpdyVersion;
 import io.netty.handler.codec.spdy.SpdyWindowUpdateFrame;
 import io.netty.util.ReferenceCountUtil;
+import io.spdyproxy.spdy.http.SpdyServer;
 import io.spdyproxy.testing.ScriptedPeer;
+import io.spdyproxy.transport.Transport;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.BlockingQueue;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -99,6 +113,61 @@ class SpdySessionLimitsTest {
         }
     }
 
+    @Test
+    void maxConcurrentStreamsIsAnnouncedExactlyOnceOnAnAcceptedTcpConnection() throws Exception {
+        // The same opening as above, but on a real accepted socket: SpdyServer installs the
+        // session from its ChannelInitializer, where the child channel is already active.
+        SpdySessionConfig config = SpdySessionConfig.builder(SpdyRole.SERVER)
+                .maxConcurrentStreams(2).build();
+        EventLoopGroup group = Transport.newGroup(1, "limits-test");
+        try (SpdyServer server = SpdyServer.start(
+                new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), null, config,
+                exchange -> { }, group)) {
+            BlockingQueue<String> frames = new LinkedBlockingQueue<>();
+            ChannelFuture connect = new Bootstrap()
+                    .group(group)
+                    .channel(Transport.socketChannel())
+                    .handler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel ch) {
+                            ch.pipeline().addLast(new SpdyFrameCodec(SpdyVersion.SPDY_3_1),
+                                    new ChannelInboundHandlerAdapter() {
+                                        @Override
+                                        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                            try {
+                                                frames.add(describe(msg));
+                                            } finally {
+                                                ReferenceCountUtil.release(msg);
+                                            }
+                                        }
+                                    });
+                        }
+                    })
+                    .connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), server.port()));
+            assertThat(connect.await(10, TimeUnit.SECONDS)).as("connected in time").isTrue();
+            Channel peer = connect.sync().channel();
+            try {
+                // Everything the session wrote when it started precedes the echo of this PING.
+                peer.writeAndFlush(new DefaultSpdyPingFrame(1));
+                List<String> opening = new ArrayList<>();
+                while (true) {
+                    String f = frames.poll(10, TimeUnit.SECONDS);
+                    assertThat(f).as("frame after %s", opening).isNotNull();
+                    if (f.equals("PING 1")) {
+                        break;
+                    }
+                    opening.add(f);
+                }
+                assertThat(opening).containsExactly(
+                        "SETTINGS 4=2 7=262144", "WINDOW_UPDATE 0 " + (DEFAULT_SESSION_WINDOW - 65_536));
+            } finally {
+                assertThat(peer.close().await(10, TimeUnit.SECONDS)).isTrue();
+            }
+        } finally {
+            assertThat(group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
     // ------------------------------------------------------------------------------------------
     // 2. Header count
 
@@ -141,9 +210,12 @@ class SpdySessionLimitsTest {
             victim.discardReceived();
             other.discardReceived();
 
-            // 1 MiB of 'a' compresses to about a kilobyte with the peer's zlib context.
+            // 20 values of 60 000 'a' (Netty's encoder caps one value at 65 535 bytes): 1.2 MB
+            // decompressed, a couple of kilobytes compressed by the peer's zlib context.
             DefaultSpdySynStreamFrame bomb = syn(1, true);
-            bomb.headers().set("x-bomb", "a".repeat(1 << 20));
+            for (int i = 0; i < 20; i++) {
+                bomb.headers().set(String.format("x-bomb-%02d", i), "a".repeat(60_000));
+            }
             assertThatCode(() -> victim.send(bomb)).doesNotThrowAnyException();
 
             assertThat(wire(victim)).containsExactly("GOAWAY 0 PROTOCOL_ERROR");
@@ -170,10 +242,10 @@ class SpdySessionLimitsTest {
         try (ScriptedPeer peer = new ScriptedPeer(config, app)) {
             peer.discardReceived();
 
-            // 64 KiB decompressed: above the 32 KiB limit (Netty marks the frame truncated),
-            // below the 512 KiB inflate cap (no exception).
+            // 60 000 bytes decompressed: above the 32 KiB limit (Netty skips the value and marks the
+            // frame truncated), below the 512 KiB inflate cap (no exception).
             DefaultSpdySynStreamFrame big = syn(1, true);
-            big.headers().set("x-big", "a".repeat(64 * 1024));
+            big.headers().set("x-big", "a".repeat(60_000));
             peer.send(big);
             assertThat(wire(peer)).containsExactly("RST_STREAM 1 PROTOCOL_ERROR");
             assertThat(app.streams).isEmpty();

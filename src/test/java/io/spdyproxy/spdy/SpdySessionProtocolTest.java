@@ -834,6 +834,28 @@ class SpdySessionProtocolTest {
         }
 
         @Test
+        void spdy3HasNoSessionWindowInEitherDirection() {
+            SessionRecorder session = new SessionRecorder();
+            SpdySessionConfig config = client().protocol(SpdyProtocol.SPDY_3).maxFrameSize(8192).build();
+            try (ScriptedPeer peer = started(config, session)) {
+                SpdyStream a = open(peer, 0, false, new StreamRecorder());
+                SpdyStream b = open(peer, 0, false, new StreamRecorder());
+                a.sendData(bytes(DEFAULT_WINDOW), false);
+                b.sendData(bytes(DEFAULT_WINDOW), false);
+                List<Object> frames = take(peer);
+                assertThat(dataBytes(frames, 1)).isEqualTo(DEFAULT_WINDOW);
+                assertThat(dataBytes(frames, 3)).as("no 64 KiB session window in SPDY/3")
+                        .isEqualTo(DEFAULT_WINDOW);
+
+                // Nor on receive: two full stream windows, nothing consumed, no GOAWAY.
+                peer.send(reply(1, false), reply(3, false));
+                peer.send(data(1, DEFAULT_WINDOW, false), data(3, DEFAULT_WINDOW, false));
+                assertThat(take(peer)).isEmpty();
+                assertThat(peer.channel.isOpen()).isTrue();
+            }
+        }
+
+        @Test
         void dataFramesNeverExceedMaxFrameSize() {
             // Below the peer codec's 8192-byte decode chunk, so each decoded frame is a wire frame.
             SpdySessionConfig config = client().maxFrameSize(5000).build();

@@ -227,6 +227,65 @@ class SpdyServerClientTest {
         assertThat(again.status()).isEqualTo(HttpResponseStatus.OK);
     }
 
+    /**
+     * Each oversized fetch is cut off with a reset; the bytes the server had already sent must
+     * still be credited to the session window, or after a few such responses the server can never
+     * send on this session again. A client with the smallest SPDY/3.1 session window (64 KiB)
+     * makes a leak visible within a few requests.
+     */
+    @Test
+    void oversizedResponsesDoNotLeakTheSessionWindow() throws Exception {
+        SslContext ssl = TlsContexts.client(TestCerts.LOCALHOST.certificate(), BOTH);
+        SpdySession client = SpdyClient.connect(group, new InetSocketAddress("127.0.0.1", server.port()), ssl,
+                SpdySessionConfig.builder(SpdyRole.CLIENT).sessionWindow(SpdySessionConfig.DEFAULT_WINDOW).build(),
+                SpdySessionListener.refusingStreams()).get(WAIT, TimeUnit.SECONDS);
+        extraSessions.add(client);
+        for (int i = 0; i < 4; i++) {
+            CompletableFuture<FullHttpResponse> f = SpdyClient.fetch(client,
+                    request(HttpMethod.GET, "/bytes?n=" + (1024 * 1024)), "https", 1000);
+            f.thenAccept(toRelease::add);
+            assertThat(f).as("oversized fetch %d must fail promptly, not stall on a leaked window", i)
+                    .failsWithin(Duration.ofSeconds(WAIT))
+                    .withThrowableOfType(ExecutionException.class)
+                    .withCauseInstanceOf(IllegalStateException.class);
+        }
+        FullHttpResponse hello = fetch(client, HttpMethod.GET, "/", 1 << 20);
+        assertThat(hello.content().toString(StandardCharsets.UTF_8)).isEqualTo(HELLO_31);
+    }
+
+    @Test
+    void garbageStatusFromTheServerFailsTheCallAndSpareTheSession() throws Exception {
+        HttpRequestHandler bad = ex -> {
+            if (ex.request().uri().equals("/bad")) {
+                SpdyHeaders h = new DefaultSpdyHeaders();
+                h.set(SpdyHttpHeaders.STATUS, "two hundred");
+                h.set(SpdyHttpHeaders.VERSION, "HTTP/1.1");
+                ex.stream().sendHeaders(h, false);
+                ex.write(io.netty.buffer.Unpooled.copiedBuffer("ignored", StandardCharsets.UTF_8), true);
+            } else {
+                ex.respond(HttpResponseStatus.OK, "text/plain", "fine\n");
+            }
+        };
+        SpdyServer s = extraServer(bad, BOTH);
+        SpdySession client = extraSession(s.port(), BOTH, SpdySessionListener.refusingStreams());
+
+        HttpCall[] call = new HttpCall[1];
+        HttpRequest head = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/bad");
+        head.headers().set(HttpHeaderNames.HOST, "localhost");
+        call[0] = SpdyClient.send(client, head, "https", 3, false, null).get(WAIT, TimeUnit.SECONDS);
+        assertThat(call[0].response()).failsWithin(Duration.ofSeconds(WAIT))
+                .withThrowableOfType(ExecutionException.class)
+                .withCauseInstanceOf(IllegalArgumentException.class);
+
+        CompletableFuture<FullHttpResponse> viaFetch = SpdyClient.fetch(client, request(HttpMethod.GET, "/bad"),
+                "https", 1 << 20);
+        viaFetch.thenAccept(toRelease::add);
+        assertThat(viaFetch).failsWithin(Duration.ofSeconds(WAIT));
+
+        FullHttpResponse ok = fetch(client, HttpMethod.GET, "/", 1 << 20);
+        assertThat(ok.content().toString(StandardCharsets.UTF_8)).isEqualTo("fine\n");
+    }
+
     @Test
     void streamingPostEchoOfThreeMebibytesWithBackpressure() throws Exception {
         byte[] body = random(3 * 1024 * 1024 + 11, 42);

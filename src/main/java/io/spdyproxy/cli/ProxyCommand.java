@@ -1,0 +1,158 @@
+package io.spdyproxy.cli;
+
+import io.spdyproxy.proxy.ProxyConfig;
+import io.spdyproxy.proxy.ProxyServer;
+import io.spdyproxy.tunnel.TunnelProtocol;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code spdy-proxy proxy}: the public proxy P. */
+@Command(name = "proxy", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Run the proxy: origins connect to the tunnel port, clients to the HTTP port.")
+final class ProxyCommand implements Callable<Integer> {
+
+    @Option(names = "--config", description = "YAML file of settings (keys: the flag names in camelCase).")
+    Path configFile;
+
+    @Option(names = "--bind", description = "Listen address (default: 0.0.0.0).")
+    String bind;
+
+    @Option(names = "--port", description = "HTTP front end port for clients (default: 1443; -1: off).")
+    Integer port;
+
+    @Option(names = "--tunnel-port", description = "TLS port where origins connect (default: 1444).")
+    Integer tunnelPort;
+
+    @Option(names = "--https-port", description = "HTTPS front end port, same certificate (default: off).")
+    Integer httpsPort;
+
+    @Option(names = "--admin-port", description = "JSON status endpoint on 127.0.0.1 (default: off).")
+    Integer adminPort;
+
+    @Option(names = "--domain", description = "Route <name>.<domain> to tunnel <name> (default: none).")
+    String domain;
+
+    @Option(names = "--default-tunnel", description = "Tunnel for hosts no name matches (default: default).")
+    String defaultTunnel;
+
+    @Option(names = "--auth", description = "token (origins need a token) or none (the original's open handshake).")
+    String auth;
+
+    @Option(names = "--token", description = "NAME=TOKEN accepted for tunnel NAME (repeatable); TOKEN may be sha256:HEX.")
+    List<String> tokens;
+
+    @Option(names = "--data-dir", description = "Where the generated certificate and token live (default: ./spdy-proxy-data).")
+    Path dataDir;
+
+    @Option(names = "--cert", description = "PEM certificate chain to serve instead of a generated one.")
+    Path cert;
+
+    @Option(names = "--key", description = "PEM private key for --cert.")
+    Path key;
+
+    @Option(names = "--response-timeout", converter = Durations.class,
+            description = "Time an origin has to start answering before 504 (default: 60s).")
+    Duration responseTimeout;
+
+    @Option(names = "--shutdown-grace", converter = Durations.class,
+            description = "Time in-flight requests get after SIGTERM (default: 10s).")
+    Duration shutdownGrace;
+
+    @Option(names = "--ping-interval", converter = Durations.class,
+            description = "Keepalive PING interval on tunnels (default: 15s).")
+    Duration pingInterval;
+
+    static final Set<String> KEYS = Set.of("bind", "port", "tunnelPort", "httpsPort", "adminPort", "domain",
+            "defaultTunnel", "auth", "tokens", "dataDir", "cert", "key", "responseTimeout", "shutdownGrace",
+            "pingInterval");
+
+    @Override
+    public Integer call() throws Exception {
+        ProxyConfig config = config();
+        ProxyServer server = ProxyServer.start(config);
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.shutdownGracefully();
+            stopped.countDown();
+        }, "shutdown"));
+        printBanner(config, server);
+        stopped.await();
+        return 0;
+    }
+
+    ProxyConfig config() throws java.io.IOException {
+        YamlConfig y = YamlConfig.load(configFile, KEYS);
+        ProxyConfig d = ProxyConfig.defaults(Path.of("spdy-proxy-data"));
+        String authMode = auth != null ? auth : y.string("auth", "token");
+        if (!authMode.equals("token") && !authMode.equals("none")) {
+            throw new IllegalArgumentException("auth: " + authMode + " (expected: token or none)");
+        }
+        Map<String, String> hashes = new LinkedHashMap<>();
+        y.map("tokens").forEach((name, t) -> hashes.put(name, hashOf(t.toString())));
+        if (tokens != null) {
+            for (String t : tokens) {
+                int eq = t.indexOf('=');
+                if (eq <= 0) {
+                    throw new IllegalArgumentException("token: " + t + " (expected: NAME=TOKEN)");
+                }
+                hashes.put(t.substring(0, eq), hashOf(t.substring(eq + 1)));
+            }
+        }
+        Path certFile = cert != null ? cert : pathOrNull(y.string("cert", null));
+        Path keyFile = key != null ? key : pathOrNull(y.string("key", null));
+        return d.withBind(bind != null ? bind : y.string("bind", d.bind()))
+                .withPorts(
+                        tunnelPort != null ? tunnelPort : y.integer("tunnelPort", d.tunnelPort()),
+                        port != null ? port : y.integer("port", d.httpPort()),
+                        httpsPort != null ? httpsPort : y.integer("httpsPort", d.httpsPort()),
+                        adminPort != null ? adminPort : y.integer("adminPort", d.adminPort()))
+                .withDomain(domain != null ? domain : y.string("domain", null),
+                        defaultTunnel != null ? defaultTunnel : y.string("defaultTunnel", TunnelProtocol.DEFAULT_NAME))
+                .withAuth(authMode.equals("token"), hashes)
+                .withCertificate(certFile, keyFile)
+                .withTimeouts(
+                        responseTimeout != null ? responseTimeout : y.duration("responseTimeout", d.responseTimeout()),
+                        shutdownGrace != null ? shutdownGrace : y.duration("shutdownGrace", d.shutdownGrace()),
+                        pingInterval != null ? pingInterval : y.duration("pingInterval", d.pingInterval()))
+                .withDataDir(dataDir != null ? dataDir : Path.of(y.string("dataDir", d.dataDir().toString())));
+    }
+
+    private static Path pathOrNull(String s) {
+        return s == null ? null : Path.of(s);
+    }
+
+    private static String hashOf(String token) {
+        return token.startsWith("sha256:") ? token.substring(7).toLowerCase(java.util.Locale.ROOT)
+                : ProxyConfig.hashToken(token);
+    }
+
+    static void printBanner(ProxyConfig config, ProxyServer server) {
+        System.out.println("spdy-proxy: tunnel port " + server.tunnelPort() + " (TLS), clients on "
+                + (server.httpPort() >= 0 ? "http://" + config.bind() + ":" + server.httpPort() + "/" : "")
+                + (server.httpsPort() >= 0 ? " https://" + config.bind() + ":" + server.httpsPort() + "/" : "")
+                + (server.adminPort() >= 0 ? ", status on http://127.0.0.1:" + server.adminPort() + "/debug" : ""));
+        System.out.println("certificate SHA-256 fingerprint: " + server.identity().fingerprint());
+        if (!config.authRequired()) {
+            System.out.println("authentication is OFF (--auth none): any origin may connect.");
+            System.out.println("connect an origin:  spdy-proxy origin --proxy HOST:" + server.tunnelPort()
+                    + " --fingerprint " + server.identity().fingerprint() + " --root DIR");
+        } else if (server.identity().newToken() != null) {
+            System.out.println("generated a token for tunnel 'default' (shown once; stored hashed in "
+                    + config.dataDir().resolve("tokens") + "):");
+            System.out.println("  " + server.identity().newToken());
+            System.out.println("connect an origin:  spdy-proxy origin --proxy HOST:" + server.tunnelPort()
+                    + " --token " + server.identity().newToken() + " --fingerprint "
+                    + server.identity().fingerprint() + " --root DIR");
+        } else {
+            System.out.println("origins authenticate with tokens for: " + server.identity().tokenHashes().keySet());
+        }
+    }
+}

@@ -1,0 +1,186 @@
+package io.spdyproxy.origin;
+
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.handler.ssl.SslContext;
+import io.spdyproxy.spdy.SpdyRole;
+import io.spdyproxy.spdy.SpdySession;
+import io.spdyproxy.spdy.SpdySessionConfig;
+import io.spdyproxy.spdy.http.HttpRequestHandler;
+import io.spdyproxy.spdy.http.SpdyServer;
+import io.spdyproxy.transport.Transport;
+import io.spdyproxy.tunnel.Tunnel;
+import io.spdyproxy.tunnel.TunnelDialer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The origin C: keeps {@code connections} tunnels to the proxy open and serves every stream they
+ * carry with one handler (file server or reverse proxy). A lost tunnel is redialled after an
+ * exponential, jittered backoff (100 ms doubling to 30 s by default), reset once a session has
+ * been healthy; keepalive PINGs find a dead link.
+ *
+ * <p>Threading: each slot's state is confined to its event loop; {@link #start} and the stop
+ * methods may be called from any thread.
+ */
+public final class OriginClient implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(OriginClient.class);
+    /** A session that lived this long counts as healthy: the next failure starts the backoff over. */
+    private static final Duration HEALTHY = Duration.ofSeconds(10);
+
+    private final OriginConfig config;
+    private final SslContext tls;
+    private final HttpRequestHandler handler;
+    private final EventLoopGroup group;
+    private final boolean ownGroup;
+    private final List<Slot> slots = new ArrayList<>();
+    private final CompletableFuture<Void> authFailure = new CompletableFuture<>();
+    private final AtomicInteger connected = new AtomicInteger();
+    private volatile boolean stopping;
+
+    public OriginClient(OriginConfig config, SslContext tls, HttpRequestHandler handler, EventLoopGroup group) {
+        this.config = config;
+        this.tls = tls;
+        this.handler = handler;
+        this.ownGroup = group == null;
+        this.group = ownGroup ? Transport.newGroup(0, "origin") : group;
+    }
+
+    /** Starts dialling; returns at once. */
+    public OriginClient start() {
+        for (int i = 0; i < config.connections(); i++) {
+            Slot s = new Slot(i, group.next());
+            slots.add(s);
+            s.loop.execute(s::dial);
+        }
+        return this;
+    }
+
+    /** Fails when the proxy refused our credentials (401): retrying would not help. */
+    public CompletableFuture<Void> authFailure() {
+        return authFailure;
+    }
+
+    /** Tunnels up right now. */
+    public int connectedTunnels() {
+        return connected.get();
+    }
+
+    /** The live sessions, for tests and status. */
+    public List<SpdySession> sessions() {
+        List<SpdySession> out = new ArrayList<>();
+        for (Slot s : slots) {
+            Tunnel t = s.tunnel;
+            if (t != null) {
+                out.add(t.session());
+            }
+        }
+        return out;
+    }
+
+    /** GOAWAY on every tunnel, in-flight streams finish within {@code grace}, then close. */
+    public void shutdownGracefully(Duration grace) {
+        stopping = true;
+        List<CompletableFuture<Void>> closing = new ArrayList<>();
+        for (SpdySession s : sessions()) {
+            closing.add(s.shutdownGracefully(grace));
+        }
+        try {
+            CompletableFuture.allOf(closing.toArray(CompletableFuture[]::new))
+                    .get(grace.toMillis() + 1000, TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            log.info("grace period over; closing what is left");
+        }
+        close();
+    }
+
+    @Override
+    public void close() {
+        stopping = true;
+        for (SpdySession s : sessions()) {
+            s.close();
+        }
+        if (ownGroup) {
+            group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        }
+    }
+
+    /** One tunnel kept alive. */
+    private final class Slot {
+        private final int index;
+        private final EventLoop loop;
+        private volatile Tunnel tunnel;
+        private int failures;
+
+        Slot(int index, EventLoop loop) {
+            this.index = index;
+            this.loop = loop;
+        }
+
+        void dial() {
+            if (stopping) {
+                return;
+            }
+            SpdySessionConfig session = SpdySessionConfig.builder(SpdyRole.SERVER)
+                    .pingInterval(config.pingInterval()).build();
+            TunnelDialer.Target target = new TunnelDialer.Target(config.proxyHost(), config.proxyPort(),
+                    config.name(), config.token(), config.legacyHandshake());
+            TunnelDialer.dial(loop, target, tls, session, SpdyServer.listener(handler), config.handshakeTimeout())
+                    .whenComplete((t, e) -> loop.execute(() -> dialled(t, e)));
+        }
+
+        private void dialled(Tunnel t, Throwable e) {
+            if (e != null) {
+                if (e instanceof TunnelDialer.HandshakeRefusedException r && r.status() == 401) {
+                    log.error("proxy {}:{} refused our credentials: {}", config.proxyHost(), config.proxyPort(),
+                            r.getMessage());
+                    authFailure.completeExceptionally(r);
+                }
+                retryLater(e.toString());
+                return;
+            }
+            if (stopping) {
+                t.session().close();
+                return;
+            }
+            tunnel = t;
+            connected.incrementAndGet();
+            long upAt = System.nanoTime();
+            log.info("tunnel {} '{}' up to {}:{}{}", index, t.name(), config.proxyHost(), config.proxyPort(),
+                    t.legacy() ? " (legacy proxy)" : "");
+            t.session().closeFuture().whenComplete((v, x) -> loop.execute(() -> {
+                tunnel = null;
+                connected.decrementAndGet();
+                if (System.nanoTime() - upAt >= HEALTHY.toNanos()) {
+                    failures = 0;
+                }
+                retryLater("tunnel closed");
+            }));
+        }
+
+        private void retryLater(String why) {
+            if (stopping) {
+                return;
+            }
+            long delay = backoffNanos(failures++);
+            log.info("tunnel {}: {}; reconnecting in {} ms", index, why, TimeUnit.NANOSECONDS.toMillis(delay));
+            loop.schedule(this::dial, delay, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /** Exponential backoff with "equal jitter": half the delay fixed, half random. */
+    long backoffNanos(int failures) {
+        long base = config.initialBackoff().toNanos();
+        long cap = config.maxBackoff().toNanos();
+        long delay = failures >= 40 ? cap : Math.min(cap, base << Math.min(failures, 40));
+        long half = delay / 2;
+        return half + ThreadLocalRandom.current().nextLong(half + 1);
+    }
+}

@@ -1,0 +1,72 @@
+package io.spdyproxy.origin;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * How an origin reaches its proxy.
+ *
+ * @param proxyHost the proxy's host
+ * @param proxyPort its tunnel port
+ * @param name the tunnel name to serve (null: the proxy's default)
+ * @param token the bearer token (null: none, for {@code --auth none} proxies)
+ * @param connections parallel tunnels kept open
+ * @param initialBackoff first reconnect delay, doubled per failure
+ * @param maxBackoff the cap on the reconnect delay
+ * @param pingInterval keepalive PING interval; a peer silent for 3 intervals is dead
+ * @param handshakeTimeout connect + TLS + handshake budget
+ * @param legacyHandshake send the original's handshake byte for byte
+ */
+public record OriginConfig(
+        String proxyHost,
+        int proxyPort,
+        String name,
+        String token,
+        int connections,
+        Duration initialBackoff,
+        Duration maxBackoff,
+        Duration pingInterval,
+        Duration handshakeTimeout,
+        boolean legacyHandshake) {
+
+    public OriginConfig {
+        Objects.requireNonNull(proxyHost, "proxyHost");
+        if (connections <= 0) {
+            throw new IllegalArgumentException("connections: " + connections + " (expected: > 0)");
+        }
+        Objects.requireNonNull(initialBackoff, "initialBackoff");
+        Objects.requireNonNull(maxBackoff, "maxBackoff");
+        Objects.requireNonNull(pingInterval, "pingInterval");
+        Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
+    }
+
+    public static OriginConfig of(String host, int port) {
+        return new OriginConfig(host, port, null, null, 1, Duration.ofMillis(100), Duration.ofSeconds(30),
+                Duration.ofSeconds(15), Duration.ofSeconds(10), false);
+    }
+
+    public OriginConfig withCredentials(String tunnelName, String bearerToken) {
+        return new OriginConfig(proxyHost, proxyPort, tunnelName, bearerToken, connections, initialBackoff,
+                maxBackoff, pingInterval, handshakeTimeout, legacyHandshake);
+    }
+
+    public OriginConfig withConnections(int n) {
+        return new OriginConfig(proxyHost, proxyPort, name, token, n, initialBackoff, maxBackoff, pingInterval,
+                handshakeTimeout, legacyHandshake);
+    }
+
+    public OriginConfig withBackoff(Duration initial, Duration max) {
+        return new OriginConfig(proxyHost, proxyPort, name, token, connections, initial, max, pingInterval,
+                handshakeTimeout, legacyHandshake);
+    }
+
+    public OriginConfig withPingInterval(Duration d) {
+        return new OriginConfig(proxyHost, proxyPort, name, token, connections, initialBackoff, maxBackoff, d,
+                handshakeTimeout, legacyHandshake);
+    }
+
+    public OriginConfig withLegacyHandshake(boolean v) {
+        return new OriginConfig(proxyHost, proxyPort, name, token, connections, initialBackoff, maxBackoff,
+                pingInterval, handshakeTimeout, v);
+    }
+}

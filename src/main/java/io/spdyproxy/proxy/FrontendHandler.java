@@ -1,0 +1,495 @@
+package io.spdyproxy.proxy;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.spdy.SpdyHeaders;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.spdyproxy.spdy.SpdyError;
+import io.spdyproxy.spdy.SpdySession;
+import io.spdyproxy.spdy.SpdyStream;
+import io.spdyproxy.spdy.SpdyStreamException;
+import io.spdyproxy.spdy.SpdyStreamListener;
+import io.spdyproxy.spdy.http.SpdyHttpHeaders;
+import io.spdyproxy.tunnel.Tunnel;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One client connection of the front end: each HTTP/1.1 request becomes one SPDY stream on the
+ * tunnel its host routes to, and the answer streams back. Auto-read is off: the request body is
+ * read only while the stream can take it, and a response chunk is consumed (granting the origin
+ * window) only once the client's socket took it, so a slow client slows its own origin stream
+ * and nothing else.
+ *
+ * <p>Threading: confined to the client channel's event loop. Stream events arrive on the tunnel's
+ * loop and are re-dispatched here; the stream's own methods are safe from any thread.
+ */
+final class FrontendHandler extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(FrontendHandler.class);
+    private static final int MAX_ATTEMPTS = 3;
+
+    private final ProxyContext px;
+    private final String scheme;
+    private ChannelHandlerContext ctx;
+    private Exchange current;
+
+    FrontendHandler(ProxyContext px, String scheme) {
+        this.px = px;
+        this.scheme = scheme;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+        px.stats().connectionOpened();
+        ctx.read();
+        ctx.fireChannelActive();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof HttpRequest req) {
+            if (req.decoderResult().isFailure()) {
+                ReferenceCountUtil.release(msg);
+                badRequest(req.decoderResult().cause());
+                return;
+            }
+            if (current != null) {
+                // A pipelined request before the previous answer ended: we never read ahead, so
+                // this only happens with a misbehaving client.
+                ReferenceCountUtil.release(msg);
+                ctx.close();
+                return;
+            }
+            current = new Exchange(req);
+            current.start();
+            if (msg instanceof HttpContent c) {
+                current.requestContent(c);
+            }
+            return;
+        }
+        if (msg instanceof HttpContent c) {
+            if (current == null) {
+                c.release();
+                ctx.read();
+                return;
+            }
+            current.requestContent(c);
+            return;
+        }
+        ReferenceCountUtil.release(msg);
+    }
+
+    private void badRequest(Throwable cause) {
+        String why = cause == null ? "malformed request" : cause.getMessage();
+        HttpResponseStatus status = why != null && why.contains("header is larger")
+                ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+                : why != null && why.contains("line is larger") ? HttpResponseStatus.REQUEST_URI_TOO_LONG
+                : HttpResponseStatus.BAD_REQUEST;
+        FullHttpResponse r = errorResponse(status, "bad request: " + why);
+        r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        px.stats().connectionClosed();
+        if (current != null) {
+            current.clientGone();
+        }
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        log.debug("client connection {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+        ctx.close();
+    }
+
+    static FullHttpResponse errorResponse(HttpResponseStatus status, String message) {
+        ByteBuf body = Unpooled.copiedBuffer(message + "\n", StandardCharsets.UTF_8);
+        FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);
+        r.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
+        r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
+        r.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
+        return r;
+    }
+
+    /** One request and its response. */
+    private final class Exchange implements SpdyStreamListener {
+        private final HttpRequest request;
+        private final boolean headRequest;
+        private final boolean requestHasBody;
+        private final ArrayDeque<HttpContent> early = new ArrayDeque<>();
+        private final Set<SpdySession> tried = new HashSet<>();
+        private boolean keepAlive;
+        private SpdyStream stream;
+        private int attempts;
+        private boolean bodySent;
+        private boolean requestDone;
+        private boolean responseStarted;
+        private boolean responseBodyless;
+        private boolean finished;
+        private boolean gone;
+        private ScheduledFuture<?> timeout;
+        private HttpHeaders trailers;
+        private boolean counted;
+
+        Exchange(HttpRequest request) {
+            this.request = request;
+            this.headRequest = request.method().equals(HttpMethod.HEAD);
+            this.requestHasBody = HttpUtil.isTransferEncodingChunked(request)
+                    || HttpUtil.getContentLength(request, 0L) > 0;
+            this.requestDone = !requestHasBody;
+            this.keepAlive = HttpUtil.isKeepAlive(request);
+        }
+
+        void start() {
+            px.stats().requestStarted();
+            open();
+        }
+
+        /** The origin's time to answer runs from the end of the request, not from its start. */
+        private void armTimeout() {
+            if (timeout == null && !finished) {
+                timeout = ctx.executor().schedule(this::timedOut, px.config().responseTimeout().toNanos(),
+                        TimeUnit.NANOSECONDS);
+            }
+        }
+
+        private void cancelTimeout() {
+            if (timeout != null) {
+                timeout.cancel(false);
+            }
+        }
+
+        private void ended() {
+            if (!counted) {
+                counted = true;
+                px.stats().requestEnded();
+            }
+        }
+
+        private void open() {
+            String host = request.headers().get(HttpHeaderNames.HOST);
+            String name = px.router().route(host, px.registry());
+            Tunnel tunnel = px.registry().pick(name, tried);
+            if (tunnel == null) {
+                fail(HttpResponseStatus.SERVICE_UNAVAILABLE, tried.isEmpty()
+                        ? "no tunnel connected for '" + px.router().requestedName(host) + "'"
+                        : "no tunnel could take the request for '" + name + "'");
+                return;
+            }
+            attempts++;
+            SpdySession session = tunnel.session();
+            SpdyHeaders h = SpdyHttpHeaders.fromRequest(request, scheme);
+            forwardedHeaders(h, host);
+            session.newStream(h, 3, !requestHasBody, this).whenComplete((s, e) ->
+                    ctx.executor().execute(() -> opened(session, s, e)));
+        }
+
+        private void forwardedHeaders(SpdyHeaders h, String host) {
+            String client = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().getHostAddress();
+            String prior = request.headers().get("X-Forwarded-For");
+            h.set("x-forwarded-for", prior == null ? client : prior + ", " + client);
+            h.set("x-forwarded-proto", scheme);
+            if (host != null) {
+                h.set("x-forwarded-host", host);
+            }
+        }
+
+        private void opened(SpdySession session, SpdyStream s, Throwable e) {
+            if (e != null) {
+                tried.add(session);
+                if (!gone && !finished && e instanceof SpdyStreamException se && se.isRetryable()
+                        && attempts < MAX_ATTEMPTS) {
+                    open();
+                } else if (!finished) {
+                    fail(HttpResponseStatus.BAD_GATEWAY, "tunnel refused the request: " + e.getMessage());
+                }
+                return;
+            }
+            if (gone || finished) {
+                s.reset(SpdyError.CANCEL);
+                return;
+            }
+            stream = s;
+            HttpContent c;
+            while ((c = early.poll()) != null) {
+                send(c);
+            }
+            if (requestDone) {
+                armTimeout();
+            } else if (stream.isWritable()) {
+                ctx.read();
+            }
+        }
+
+        void requestContent(HttpContent c) {
+            if (finished || gone || requestDone && stream != null) {
+                // The answer already went out (an error, or the origin answered early): drain.
+                boolean last = c instanceof LastHttpContent;
+                c.release();
+                if (last) {
+                    requestDone = true;
+                    if (finished) {
+                        next();
+                    }
+                } else {
+                    ctx.read();
+                }
+                return;
+            }
+            if (stream == null) {
+                early.add(c);
+                return;
+            }
+            send(c);
+            if (!requestDone && stream.isWritable()) {
+                ctx.read();
+            }
+        }
+
+        private void send(HttpContent c) {
+            boolean last = c instanceof LastHttpContent;
+            ByteBuf data = c.content();
+            if (data.isReadable()) {
+                bodySent = true;
+            }
+            stream.sendData(data, last);
+            if (last) {
+                requestDone = true;
+                armTimeout();
+            }
+        }
+
+        // ---- stream events: on the tunnel's loop, re-dispatched to ours ----
+
+        @Override
+        public void onHeaders(SpdyStream s, SpdyHeaders headers, boolean endOfStream) {
+            ctx.executor().execute(() -> headers(headers, endOfStream));
+        }
+
+        @Override
+        public void onData(SpdyStream s, ByteBuf data, boolean endOfStream) {
+            ctx.executor().execute(() -> data(data, endOfStream));
+        }
+
+        @Override
+        public void onWritabilityChanged(SpdyStream s) {
+            ctx.executor().execute(() -> {
+                if (!requestDone && !finished && stream != null && stream.isWritable()) {
+                    ctx.read();
+                }
+            });
+        }
+
+        @Override
+        public void onClosed(SpdyStream s, SpdyStreamException cause) {
+            if (cause != null) {
+                ctx.executor().execute(() -> streamFailed(s, cause));
+            }
+        }
+
+        private void headers(SpdyHeaders headers, boolean fin) {
+            if (finished || gone) {
+                return;
+            }
+            if (responseStarted) {
+                trailers = SpdyHttpHeaders.toTrailers(headers);
+                if (fin) {
+                    end();
+                }
+                return;
+            }
+            HttpResponse r;
+            try {
+                r = SpdyHttpHeaders.toResponse(headers);
+            } catch (IllegalArgumentException e) {
+                stream.reset(SpdyError.PROTOCOL_ERROR);
+                fail(HttpResponseStatus.BAD_GATEWAY, "origin sent an invalid response: " + e.getMessage());
+                return;
+            }
+            cancelTimeout();
+            responseStarted = true;
+            int code = r.status().code();
+            responseBodyless = headRequest || code == 204 || code == 304 || code < 200;
+            if (!requestDone) {
+                keepAlive = false; // answered before the body ended: the rest must not be mistaken for a request
+            }
+            if (!responseBodyless && !HttpUtil.isContentLengthSet(r)) {
+                if (fin) {
+                    HttpUtil.setContentLength(r, 0);
+                } else {
+                    HttpUtil.setTransferEncodingChunked(r, true);
+                }
+            }
+            HttpUtil.setKeepAlive(r, keepAlive);
+            ctx.write(r);
+            if (fin) {
+                end();
+            } else {
+                ctx.flush();
+            }
+        }
+
+        private void data(ByteBuf data, boolean fin) {
+            int n = data.readableBytes();
+            if (finished || gone || responseBodyless) {
+                data.release();
+                stream.consume(n);
+                if (fin && !finished && !gone) {
+                    end();
+                }
+                return;
+            }
+            if (n > 0) {
+                SpdyStream s = stream;
+                ctx.write(new DefaultHttpContent(data)).addListener(f -> {
+                    if (f.isSuccess()) {
+                        s.consume(n);
+                    }
+                });
+                px.stats().bytesToClients(n);
+            } else {
+                data.release();
+            }
+            if (fin) {
+                end();
+            } else {
+                ctx.flush();
+            }
+        }
+
+        private void end() {
+            if (finished) {
+                return;
+            }
+            finished = true;
+            LastHttpContent last = trailers == null ? LastHttpContent.EMPTY_LAST_CONTENT
+                    : new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, trailers);
+            ctx.writeAndFlush(last).addListener(f -> {
+                if (!f.isSuccess() || !keepAlive) {
+                    ended();
+                    ctx.close();
+                } else if (requestDone) {
+                    next();
+                } else {
+                    ctx.read(); // drain what is left of the request body, then next()
+                }
+            });
+        }
+
+        private void next() {
+            ended();
+            if (current == this) {
+                current = null;
+            }
+            if (keepAlive && ctx.channel().isActive()) {
+                ctx.read();
+            } else {
+                ctx.close();
+            }
+        }
+
+        private void streamFailed(SpdyStream s, SpdyStreamException cause) {
+            if (finished || gone || s != stream) {
+                return;
+            }
+            if (!responseStarted) {
+                if (cause.isRetryable() && !bodySent && attempts < MAX_ATTEMPTS) {
+                    tried.add(s.session());
+                    stream = null;
+                    log.debug("stream refused ({}); retrying on another tunnel", cause.getMessage());
+                    open();
+                    return;
+                }
+                fail(HttpResponseStatus.BAD_GATEWAY, "origin failed: " + cause.getMessage());
+                return;
+            }
+            // Mid-response: abort the connection, so a truncated body never looks complete.
+            log.info("origin stream {} failed mid-response ({}); aborting the client connection",
+                    s.id(), cause.getMessage());
+            finished = true;
+            ended();
+            ctx.close();
+        }
+
+        private void timedOut() {
+            if (!responseStarted && !finished && !gone) {
+                if (stream != null) {
+                    stream.reset(SpdyError.CANCEL);
+                }
+                fail(HttpResponseStatus.GATEWAY_TIMEOUT, "origin did not answer within "
+                        + px.config().responseTimeout().toSeconds() + " s");
+            }
+        }
+
+        /** Answers with an error before any response went out. */
+        private void fail(HttpResponseStatus status, String message) {
+            if (finished) {
+                return;
+            }
+            finished = true;
+            cancelTimeout();
+            releaseEarly();
+            FullHttpResponse r = errorResponse(status, message);
+            if (!requestDone) {
+                keepAlive = false;
+            }
+            HttpUtil.setKeepAlive(r, keepAlive);
+            px.stats().error(status.code());
+            ctx.writeAndFlush(r).addListener(f -> {
+                if (!f.isSuccess() || !keepAlive) {
+                    ended();
+                    ctx.close();
+                } else {
+                    next();
+                }
+            });
+        }
+
+        void clientGone() {
+            gone = true;
+            cancelTimeout();
+            releaseEarly();
+            if (stream != null && !finished) {
+                stream.reset(SpdyError.CANCEL); // the origin stops reading the file
+            }
+            finished = true;
+            ended();
+        }
+
+        private void releaseEarly() {
+            HttpContent c;
+            while ((c = early.poll()) != null) {
+                c.release();
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+package io.spdyproxy.proxy;
+
+import io.spdyproxy.tunnel.TunnelProtocol;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Everything the proxy is told, from flags or the YAML file.
+ *
+ * @param bind address of all listeners (admin excepted)
+ * @param tunnelPort where origins connect (TLS); 0 picks a free port
+ * @param httpPort the plain HTTP front end for clients; 0 picks one, -1 turns it off
+ * @param httpsPort an HTTPS front end with the same certificate; -1 (default) off
+ * @param adminPort the JSON status endpoint on loopback; -1 (default) off
+ * @param domain requests for {@code <name>.<domain>} go to tunnel {@code name}; null: all to default
+ * @param defaultTunnel the tunnel serving requests no name matches
+ * @param authRequired origins must present a token (off: the original's open handshake)
+ * @param tokenHashes tunnel name to hex SHA-256 of its token
+ * @param dataDir where the generated certificate and token live
+ * @param certFile PEM certificate chain to use instead of the generated one (with keyFile)
+ * @param keyFile PEM private key for certFile
+ * @param responseTimeout how long an origin may take to start answering (then 504)
+ * @param shutdownGrace how long in-flight requests may run on after SIGTERM
+ * @param pingInterval keepalive PING interval on tunnels
+ */
+public record ProxyConfig(
+        String bind,
+        int tunnelPort,
+        int httpPort,
+        int httpsPort,
+        int adminPort,
+        String domain,
+        String defaultTunnel,
+        boolean authRequired,
+        Map<String, String> tokenHashes,
+        Path dataDir,
+        Path certFile,
+        Path keyFile,
+        Duration responseTimeout,
+        Duration shutdownGrace,
+        Duration pingInterval) {
+
+    public ProxyConfig {
+        Objects.requireNonNull(bind, "bind");
+        Objects.requireNonNull(defaultTunnel, "defaultTunnel");
+        tokenHashes = Map.copyOf(tokenHashes);
+        Objects.requireNonNull(dataDir, "dataDir");
+        Objects.requireNonNull(responseTimeout, "responseTimeout");
+        Objects.requireNonNull(shutdownGrace, "shutdownGrace");
+        Objects.requireNonNull(pingInterval, "pingInterval");
+        if ((certFile == null) != (keyFile == null)) {
+            throw new IllegalArgumentException("certFile and keyFile go together");
+        }
+    }
+
+    /** The original's ports, authentication on, data in {@code dataDir}. */
+    public static ProxyConfig defaults(Path dataDir) {
+        return new ProxyConfig("0.0.0.0", TunnelProtocol.DEFAULT_TUNNEL_PORT, TunnelProtocol.DEFAULT_FRONTEND_PORT,
+                -1, -1, null, TunnelProtocol.DEFAULT_NAME, true, Map.of(), dataDir, null, null,
+                Duration.ofSeconds(60), Duration.ofSeconds(10), Duration.ofSeconds(15));
+    }
+
+    public ProxyConfig withPorts(int tunnel, int http, int https, int admin) {
+        return new ProxyConfig(bind, tunnel, http, https, admin, domain, defaultTunnel, authRequired,
+                tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval);
+    }
+
+    public ProxyConfig withBind(String address) {
+        return new ProxyConfig(address, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
+                authRequired, tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval);
+    }
+
+    public ProxyConfig withAuth(boolean required, Map<String, String> hashes) {
+        return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel, required,
+                hashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval);
+    }
+
+    public ProxyConfig withDomain(String d, String defaultName) {
+        return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, d, defaultName, authRequired,
+                tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval);
+    }
+
+    public ProxyConfig withCertificate(Path cert, Path key) {
+        return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
+                authRequired, tokenHashes, dataDir, cert, key, responseTimeout, shutdownGrace, pingInterval);
+    }
+
+    public ProxyConfig withTimeouts(Duration response, Duration grace, Duration ping) {
+        return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
+                authRequired, tokenHashes, dataDir, certFile, keyFile, response, grace, ping);
+    }
+
+    /** The hex SHA-256 under which a token is stored and compared. */
+    public static String hashToken(String token) {
+        return TokenAuthenticator.hash(token);
+    }
+
+    public ProxyConfig withDataDir(Path dir) {
+        return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
+                authRequired, tokenHashes, dir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval);
+    }
+}

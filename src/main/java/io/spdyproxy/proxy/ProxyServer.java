@@ -1,0 +1,201 @@
+package io.spdyproxy.proxy;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
+import io.netty.handler.ssl.SslContext;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import io.spdyproxy.spdy.SpdyRole;
+import io.spdyproxy.spdy.SpdySession;
+import io.spdyproxy.spdy.SpdySessionConfig;
+import io.spdyproxy.tls.TlsContexts;
+import io.spdyproxy.transport.Transport;
+import io.spdyproxy.tunnel.Tunnel;
+import io.spdyproxy.tunnel.TunnelAcceptor;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The proxy P: a TLS listener where origins open tunnels, an HTTP/1.1 front end (plain and/or
+ * TLS) whose requests travel as SPDY streams to the tunnel their host routes to, and an optional
+ * status endpoint on loopback. {@link #start} returns once everything is bound.
+ *
+ * <p>Threading: {@link #start}, {@link #shutdownGracefully} and {@link #close} may be called from
+ * any thread.
+ */
+public final class ProxyServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ProxyServer.class);
+
+    private final ProxyConfig config;
+    private final ProxyIdentity identity;
+    private final EventLoopGroup group;
+    private final ProxyContext px;
+    private final ChannelGroup listeners = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+    private final ChannelGroup clients = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+    private Channel tunnelListener;
+    private Channel httpListener;
+    private Channel httpsListener;
+    private Channel adminListener;
+
+    private ProxyServer(ProxyConfig config, ProxyIdentity identity, EventLoopGroup group) {
+        this.config = config;
+        this.identity = identity;
+        this.group = group;
+        this.px = new ProxyContext(config, new TunnelRegistry(),
+                new Router(config.domain(), config.defaultTunnel()), new ProxyStats());
+    }
+
+    public static ProxyServer start(ProxyConfig config) throws IOException, InterruptedException {
+        return start(config, ProxyIdentity.load(config));
+    }
+
+    public static ProxyServer start(ProxyConfig config, ProxyIdentity identity) throws InterruptedException {
+        ProxyServer p = new ProxyServer(config, identity, Transport.newGroup(0, "proxy"));
+        try {
+            p.bind();
+        } catch (InterruptedException | RuntimeException e) {
+            p.close();
+            throw e;
+        }
+        return p;
+    }
+
+    private void bind() throws InterruptedException {
+        SslContext tunnelTls = TlsContexts.server(identity.certificate(), List.of());
+        SpdySessionConfig session = SpdySessionConfig.builder(SpdyRole.CLIENT)
+                .pingInterval(config.pingInterval()).build();
+        TokenAuthenticator auth = new TokenAuthenticator(identity.tokenHashes(), config.authRequired());
+        tunnelListener = listen(config.tunnelPort(), new TunnelAcceptor(tunnelTls, session, auth,
+                this::tunnelUp, Duration.ofSeconds(10)));
+        if (config.httpPort() >= 0) {
+            httpListener = listen(config.httpPort(), frontend(null, "http"));
+        }
+        if (config.httpsPort() >= 0) {
+            SslContext tls = TlsContexts.server(identity.certificate(), List.of("http/1.1"));
+            httpsListener = listen(config.httpsPort(), frontend(tls, "https"));
+        }
+        if (config.adminPort() >= 0) {
+            adminListener = new ServerBootstrap().group(group).channel(Transport.serverChannel())
+                    .childHandler(new ChannelInitializer<Channel>() {
+                        @Override
+                        protected void initChannel(Channel ch) {
+                            ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(4096),
+                                    new AdminHandler(px));
+                        }
+                    }).bind("127.0.0.1", config.adminPort()).sync().channel();
+            listeners.add(adminListener);
+        }
+    }
+
+    private Channel listen(int port, ChannelInitializer<Channel> init) throws InterruptedException {
+        Channel ch = new ServerBootstrap()
+                .group(group)
+                .channel(Transport.serverChannel())
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(init)
+                .bind(config.bind(), port).sync().channel();
+        listeners.add(ch);
+        return ch;
+    }
+
+    private ChannelInitializer<Channel> frontend(SslContext tls, String scheme) {
+        return new ChannelInitializer<Channel>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                clients.add(ch);
+                ch.config().setAutoRead(false);
+                if (tls != null) {
+                    ch.pipeline().addLast("tls", tls.newHandler(ch.alloc()));
+                }
+                ch.pipeline().addLast("http", new HttpServerCodec(8192, 16384, 64 * 1024));
+                ch.pipeline().addLast("continue", new HttpServerExpectContinueHandler());
+                ch.pipeline().addLast("frontend", new FrontendHandler(px, scheme));
+            }
+        };
+    }
+
+    private void tunnelUp(Tunnel t) {
+        px.registry().add(t);
+        t.session().closeFuture().whenComplete((v, e) ->
+                log.info("tunnel '{}' from {} closed", t.name(), t.remote()));
+    }
+
+    public ProxyIdentity identity() {
+        return identity;
+    }
+
+    public int tunnelPort() {
+        return port(tunnelListener);
+    }
+
+    public int httpPort() {
+        return port(httpListener);
+    }
+
+    public int httpsPort() {
+        return port(httpsListener);
+    }
+
+    public int adminPort() {
+        return port(adminListener);
+    }
+
+    private static int port(Channel ch) {
+        return ch == null ? -1 : ((InetSocketAddress) ch.localAddress()).getPort();
+    }
+
+    /** Tunnels connected right now. */
+    public List<Tunnel> tunnels() {
+        return px.registry().all();
+    }
+
+    /** The status document the admin endpoint serves. */
+    public String status() {
+        return new AdminHandler(px).status();
+    }
+
+    /**
+     * Stops accepting, sends GOAWAY to every origin, lets in-flight requests finish within the
+     * configured grace, then closes everything.
+     */
+    public void shutdownGracefully() {
+        listeners.close().awaitUninterruptibly();
+        List<CompletableFuture<Void>> closing = new ArrayList<>();
+        for (Tunnel t : px.registry().all()) {
+            SpdySession s = t.session();
+            closing.add(s.shutdownGracefully(config.shutdownGrace()));
+        }
+        try {
+            CompletableFuture.allOf(closing.toArray(CompletableFuture[]::new))
+                    .get(config.shutdownGrace().toMillis() + 1000, TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            log.info("grace period over; closing what is left");
+        }
+        close();
+    }
+
+    @Override
+    public void close() {
+        listeners.close().awaitUninterruptibly();
+        clients.close().awaitUninterruptibly();
+        for (Tunnel t : px.registry().all()) {
+            t.session().close();
+        }
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+    }
+}
