@@ -91,6 +91,9 @@ public final class SpdySession {
     private boolean flushNeeded;
     private boolean flushScheduled;
     private boolean writing;
+    private boolean started;
+    /** Set once the session decided to close: frames still in the read buffer are ignored. */
+    private boolean closing;
     private Throwable closeCause;
     private ScheduledFuture<?> keepalive;
     private ScheduledFuture<?> drainDeadline;
@@ -588,6 +591,7 @@ public final class SpdySession {
     }
 
     private void closeChannel(Throwable cause) {
+        closing = true;
         if (closeCause == null) {
             closeCause = cause;
         }
@@ -613,6 +617,10 @@ public final class SpdySession {
     }
 
     void start() {
+        if (started) {
+            return; // installed on an active channel: handlerAdded started it, channelActive may follow
+        }
+        started = true;
         DefaultSpdySettingsFrame settings = new DefaultSpdySettingsFrame();
         settings.setValue(SETTINGS_MAX_CONCURRENT_STREAMS, config.maxConcurrentStreams());
         settings.setValue(SETTINGS_INITIAL_WINDOW_SIZE, config.effectiveStreamWindow());
@@ -672,7 +680,7 @@ public final class SpdySession {
     void frameRead(Object msg) {
         framesReceived++;
         framesSinceKeepalive++;
-        if (state == State.CLOSED) {
+        if (state == State.CLOSED || closing) {
             ReferenceCountUtil.release(msg);
             return;
         }
