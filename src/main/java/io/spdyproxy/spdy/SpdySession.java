@@ -399,7 +399,8 @@ public final class SpdySession {
                         }
                         continue; // else parked until the stream's WINDOW_UPDATE
                     }
-                    int n = Math.min(len, Math.min(window, config.maxFrameSize()));
+                    // An empty frame (a bare FIN) uses no window and goes out even when it is negative.
+                    int n = len == 0 ? 0 : Math.min(len, Math.min(window, config.maxFrameSize()));
                     boolean last = n == len;
                     ByteBuf payload = last ? data : data.readRetainedSlice(n);
                     if (last) {
@@ -775,7 +776,7 @@ public final class SpdySession {
     /** True when {@code id} belongs to a stream that existed at some point. */
     private boolean isKnownStreamId(int id) {
         if (config.role().isLocal(id)) {
-            return id < nextLocalStreamId;
+            return Integer.compareUnsigned(id, nextLocalStreamId) < 0; // the counter wraps past 2^31-1
         }
         return id <= lastRemoteStreamId;
     }
