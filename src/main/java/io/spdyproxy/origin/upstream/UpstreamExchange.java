@@ -108,7 +108,16 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
         upstream = f.channel();
         upstream.pipeline().addLast("exchange", this);
         state = State.SENDING;
-        upstream.write(upstreamRequest());
+        upstream.write(upstreamRequest()).addListener(w -> {
+            if (!w.isSuccess()) {
+                keepAlive = false;
+                fail(HttpResponseStatus.BAD_GATEWAY, "cannot send the request upstream: " + w.cause() + "\n");
+            }
+        });
+        if (!ex.requestHasBody()) {
+            // Ends the message in HttpClientCodec's encoder, or the next request on this connection fails.
+            upstream.write(LastHttpContent.EMPTY_LAST_CONTENT);
+        }
         Object[] e;
         while ((e = early.poll()) != null) {
             writeBody((ByteBuf) e[0], (Boolean) e[1]);
@@ -125,11 +134,7 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
         HttpRequest out = new DefaultHttpRequest(HttpVersion.HTTP_1_1, in.method(),
                 config.pathPrefix() + in.uri());
         HttpHeaders h = out.headers();
-        for (var e : in.headers()) {
-            if (!HOP_BY_HOP.contains(e.getKey().toLowerCase(Locale.ROOT))) {
-                h.add(e.getKey(), e.getValue());
-            }
-        }
+        copyEndToEnd(in.headers(), h);
         String host = in.headers().get(HttpHeaderNames.HOST);
         if (host == null) {
             h.set(HttpHeaderNames.HOST, config.url().getHost() + ":" + config.port());
@@ -149,6 +154,22 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
         }
         h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
         return out;
+    }
+
+    /** Copies all but hop-by-hop headers, including those the Connection header names (RFC 9110 7.6.1). */
+    private static void copyEndToEnd(HttpHeaders from, HttpHeaders to) {
+        Set<String> named = new java.util.HashSet<>();
+        for (String v : from.getAll(HttpHeaderNames.CONNECTION)) {
+            for (String t : v.split(",")) {
+                named.add(t.trim().toLowerCase(Locale.ROOT));
+            }
+        }
+        for (var e : from) {
+            String n = e.getKey().toLowerCase(Locale.ROOT);
+            if (!HOP_BY_HOP.contains(n) && !named.contains(n)) {
+                to.add(e.getKey(), e.getValue());
+            }
+        }
     }
 
     @Override
@@ -201,7 +222,7 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
         if (!responseStarted()) {
             keepAlive = false;
             fail(HttpResponseStatus.GATEWAY_TIMEOUT, "upstream did not answer within "
-                    + config.responseTimeout().toSeconds() + " s\n");
+                    + config.responseTimeout().toMillis() + " ms\n");
         }
     }
 
@@ -209,6 +230,14 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (state == State.DONE) {
             ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (msg instanceof HttpObject o && o.decoderResult().isFailure()) {
+            Throwable cause = o.decoderResult().cause();
+            ReferenceCountUtil.release(msg);
+            keepAlive = false;
+            // Before the head: 502; after it, fail() resets the stream so the body cannot look whole.
+            fail(HttpResponseStatus.BAD_GATEWAY, "invalid response from upstream: " + cause + "\n");
             return;
         }
         if (msg instanceof HttpResponse r) {
@@ -226,11 +255,7 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
             boolean empty = msg instanceof LastHttpContent lc && !lc.content().isReadable();
             HttpResponse head = new io.netty.handler.codec.http.DefaultHttpResponse(
                     HttpVersion.HTTP_1_1, r.status());
-            for (var e : r.headers()) {
-                if (!HOP_BY_HOP.contains(e.getKey().toLowerCase(Locale.ROOT))) {
-                    head.headers().add(e.getKey(), e.getValue());
-                }
-            }
+            copyEndToEnd(r.headers(), head.headers());
             ex.respond(head, empty);
             if (msg instanceof HttpContent c) {
                 relay(c);

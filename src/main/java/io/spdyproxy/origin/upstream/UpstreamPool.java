@@ -36,6 +36,9 @@ final class UpstreamPool {
             Channel ch;
             while ((ch = list.pollFirst()) != null) {
                 if (ch.isActive()) {
+                    if (ch.pipeline().get(IdleWatch.class) != null) {
+                        ch.pipeline().remove(IdleWatch.class);
+                    }
                     return ch.newSucceededFuture();
                 }
             }
@@ -69,13 +72,32 @@ final class UpstreamPool {
         if (ch.attr(WATCHED).setIfAbsent(Boolean.TRUE) == null) {
             ch.closeFuture().addListener(f -> ch.eventLoop().execute(() -> list.remove(ch)));
         }
+        // While idle, keep a read pending so the app's FIN (its keep-alive timeout) closes the
+        // channel here instead of failing the next request that borrows it.
+        ch.pipeline().addLast(new IdleWatch());
+        ch.read();
+    }
+
+    /** Watches an idle connection: anything it receives, or its end, retires it. */
+    private static final class IdleWatch extends io.netty.channel.ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) {
+            io.netty.util.ReferenceCountUtil.release(msg);
+            ctx.close(); // an unsolicited response on an idle connection: not reusable
+        }
+
+        @Override
+        public void exceptionCaught(io.netty.channel.ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
     }
 
     void close() {
-        for (ArrayDeque<Channel> list : idle.values()) {
+        idle.forEach((loop, list) -> loop.execute(() -> {
             for (Channel ch : list.toArray(Channel[]::new)) {
                 ch.close();
             }
-        }
+            list.clear();
+        }));
     }
 }
