@@ -131,6 +131,10 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         ctx.close();
     }
 
+    static String human(java.time.Duration d) {
+        return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
+    }
+
     static FullHttpResponse errorResponse(HttpResponseStatus status, String message) {
         ByteBuf body = Unpooled.copiedBuffer(message + "\n", StandardCharsets.UTF_8);
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);
@@ -141,7 +145,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     }
 
     /** One request and its response. */
-    private final class Exchange implements SpdyStreamListener {
+    private final class Exchange {
         private final HttpRequest request;
         private final boolean headRequest;
         private final boolean requestHasBody;
@@ -205,12 +209,12 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
                         : "no tunnel could take the request for '" + name + "'");
                 return;
             }
-            attempts++;
+            int attempt = ++attempts;
             SpdySession session = tunnel.session();
             SpdyHeaders h = SpdyHttpHeaders.fromRequest(request, scheme);
             forwardedHeaders(h, host);
-            session.newStream(h, 3, !requestHasBody, this).whenComplete((s, e) ->
-                    ctx.executor().execute(() -> opened(session, s, e)));
+            session.newStream(h, 3, !requestHasBody, new Attempt(attempt)).whenComplete((s, e) ->
+                    ctx.executor().execute(() -> opened(attempt, session, s, e)));
         }
 
         private void forwardedHeaders(SpdyHeaders h, String host) {
@@ -223,7 +227,13 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             }
         }
 
-        private void opened(SpdySession session, SpdyStream s, Throwable e) {
+        private void opened(int attempt, SpdySession session, SpdyStream s, Throwable e) {
+            if (attempt != attempts) {
+                if (s != null) {
+                    s.reset(SpdyError.CANCEL); // an attempt already given up on
+                }
+                return;
+            }
             if (e != null) {
                 tried.add(session);
                 if (!gone && !finished && e instanceof SpdyStreamException se && se.isRetryable()
@@ -234,11 +244,28 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
                 }
                 return;
             }
+            adopt(s, true);
+        }
+
+        /**
+         * Takes {@code s} as this exchange's stream. Its events may overtake the newStream
+         * future's callback (they come from another loop), so whichever arrives first adopts it.
+         */
+        private boolean adopt(SpdyStream s, boolean sendBody) {
+            if (stream == s) {
+                return true;
+            }
             if (gone || finished) {
                 s.reset(SpdyError.CANCEL);
-                return;
+                return false;
+            }
+            if (stream != null) {
+                return false;
             }
             stream = s;
+            if (!sendBody) {
+                return true;
+            }
             HttpContent c;
             while ((c = early.poll()) != null) {
                 send(c);
@@ -248,6 +275,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             } else if (stream.isWritable()) {
                 ctx.read();
             }
+            return true;
         }
 
         void requestContent(HttpContent c) {
@@ -288,31 +316,55 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             }
         }
 
-        // ---- stream events: on the tunnel's loop, re-dispatched to ours ----
+        /** The stream events of one attempt, re-dispatched from the tunnel's loop to ours. */
+        private final class Attempt implements SpdyStreamListener {
+            private final int attempt;
 
-        @Override
-        public void onHeaders(SpdyStream s, SpdyHeaders headers, boolean endOfStream) {
-            ctx.executor().execute(() -> headers(headers, endOfStream));
-        }
+            Attempt(int attempt) {
+                this.attempt = attempt;
+            }
 
-        @Override
-        public void onData(SpdyStream s, ByteBuf data, boolean endOfStream) {
-            ctx.executor().execute(() -> data(data, endOfStream));
-        }
+            @Override
+            public void onHeaders(SpdyStream s, SpdyHeaders headers, boolean endOfStream) {
+                ctx.executor().execute(() -> {
+                    if (attempt == attempts && adopt(s, true)) {
+                        headers(headers, endOfStream);
+                    }
+                });
+            }
 
-        @Override
-        public void onWritabilityChanged(SpdyStream s) {
-            ctx.executor().execute(() -> {
-                if (!requestDone && !finished && stream != null && stream.isWritable()) {
-                    ctx.read();
+            @Override
+            public void onData(SpdyStream s, ByteBuf data, boolean endOfStream) {
+                ctx.executor().execute(() -> {
+                    if (attempt == attempts && adopt(s, true)) {
+                        data(s, data, endOfStream);
+                    } else {
+                        int n = data.readableBytes();
+                        data.release();
+                        s.consume(n);
+                    }
+                });
+            }
+
+            @Override
+            public void onWritabilityChanged(SpdyStream s) {
+                ctx.executor().execute(() -> {
+                    if (attempt == attempts && !requestDone && !finished && stream == s && s.isWritable()) {
+                        ctx.read();
+                    }
+                });
+            }
+
+            @Override
+            public void onClosed(SpdyStream s, SpdyStreamException cause) {
+                if (cause != null) {
+                    ctx.executor().execute(() -> {
+                        if (attempt == attempts && (stream == s || stream == null && !finished && !gone)) {
+                            stream = s;
+                            streamFailed(s, cause);
+                        }
+                    });
                 }
-            });
-        }
-
-        @Override
-        public void onClosed(SpdyStream s, SpdyStreamException cause) {
-            if (cause != null) {
-                ctx.executor().execute(() -> streamFailed(s, cause));
             }
         }
 
@@ -358,18 +410,17 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             }
         }
 
-        private void data(ByteBuf data, boolean fin) {
+        private void data(SpdyStream s, ByteBuf data, boolean fin) {
             int n = data.readableBytes();
             if (finished || gone || responseBodyless) {
                 data.release();
-                stream.consume(n);
+                s.consume(n);
                 if (fin && !finished && !gone) {
                     end();
                 }
                 return;
             }
             if (n > 0) {
-                SpdyStream s = stream;
                 ctx.write(new DefaultHttpContent(data)).addListener(f -> {
                     if (f.isSuccess()) {
                         s.consume(n);
@@ -418,7 +469,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         }
 
         private void streamFailed(SpdyStream s, SpdyStreamException cause) {
-            if (finished || gone || s != stream) {
+            if (finished || gone) {
                 return;
             }
             if (!responseStarted) {
@@ -446,7 +497,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
                     stream.reset(SpdyError.CANCEL);
                 }
                 fail(HttpResponseStatus.GATEWAY_TIMEOUT, "origin did not answer within "
-                        + px.config().responseTimeout().toSeconds() + " s");
+                        + human(px.config().responseTimeout()));
             }
         }
 

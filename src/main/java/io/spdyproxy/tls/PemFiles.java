@@ -17,6 +17,7 @@ import org.bouncycastle.openssl.PEMKeyPair;
 import org.bouncycastle.openssl.PEMParser;
 import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
+import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
 
 /** Reads and writes certificates and keys as PEM; keys are written readable by the owner only. */
 public final class PemFiles {
@@ -30,7 +31,9 @@ public final class PemFiles {
         } catch (UnsupportedOperationException e) {
             Files.createFile(keyFile);
         }
-        Files.writeString(keyFile, pem(cert.key()), StandardCharsets.US_ASCII, StandardOpenOption.TRUNCATE_EXISTING);
+        // PKCS#8 keeps the curve with the key, so it reads back on its own.
+        Files.writeString(keyFile, pem(new JcaPKCS8Generator(cert.key(), null)), StandardCharsets.US_ASCII,
+                StandardOpenOption.TRUNCATE_EXISTING);
     }
 
     public static SelfSignedCertificate read(Path certFile, Path keyFile) throws IOException {
@@ -47,7 +50,12 @@ public final class PemFiles {
 
     public static PrivateKey readKey(Path file) throws IOException {
         try (Reader r = Files.newBufferedReader(file, StandardCharsets.US_ASCII); PEMParser p = new PEMParser(r)) {
-            Object o = p.readObject();
+            Object o;
+            try {
+                o = p.readObject();
+            } catch (IOException | RuntimeException e) {
+                throw new IOException("cannot read the private key in " + file + ": " + e.getMessage(), e);
+            }
             JcaPEMKeyConverter conv = new JcaPEMKeyConverter();
             if (o instanceof PEMKeyPair kp) {
                 return conv.getKeyPair(kp).getPrivate();
@@ -60,6 +68,9 @@ public final class PemFiles {
     }
 
     private static String pem(Object o) throws IOException {
+        if (o instanceof JcaPKCS8Generator g) {
+            o = g.generate();
+        }
         StringWriter s = new StringWriter();
         try (JcaPEMWriter w = new JcaPEMWriter(s)) {
             w.writeObject(o);
