@@ -63,7 +63,10 @@ public final class OriginClient implements AutoCloseable {
         return this;
     }
 
-    /** Fails when the proxy refused our credentials (401): retrying would not help. */
+    /**
+     * Fails when the proxy refused our credentials (401). The client keeps redialling at its
+     * longest backoff in case the proxy is reconfigured; the CLI exits instead.
+     */
     public CompletableFuture<Void> authFailure() {
         return authFailure;
     }
@@ -142,6 +145,7 @@ public final class OriginClient implements AutoCloseable {
                     log.error("proxy {}:{} refused our credentials: {}", config.proxyHost(), config.proxyPort(),
                             r.getMessage());
                     authFailure.completeExceptionally(r);
+                    failures = 64; // a config error: keep trying (the proxy may be fixed), but only at the cap
                 }
                 retryLater(e.toString());
                 return;

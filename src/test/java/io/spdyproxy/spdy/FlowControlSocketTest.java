@@ -98,22 +98,26 @@ class FlowControlSocketTest {
             if (client != null) {
                 client.close().get(10, TimeUnit.SECONDS);
             }
-            if (server != null) {
-                server.close();
-            }
         } finally {
-            List<AutoCloseable> toClose;
-            synchronized (cleanups) {
-                toClose = new ArrayList<>(cleanups);
-                cleanups.clear();
+            try {
+                if (server != null) {
+                    server.close();
+                }
+            } finally {
+                // No chunk can arrive any more: release what the readers still hold.
+                List<AutoCloseable> toClose;
+                synchronized (cleanups) {
+                    toClose = new ArrayList<>(cleanups);
+                    cleanups.clear();
+                }
+                for (int i = toClose.size() - 1; i >= 0; i--) {
+                    toClose.get(i).close();
+                }
+                clientLoops.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+                serverLoops.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+                assertThat(clientLoops.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
+                assertThat(serverLoops.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
             }
-            for (int i = toClose.size() - 1; i >= 0; i--) {
-                toClose.get(i).close();
-            }
-            clientLoops.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-            serverLoops.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-            assertThat(clientLoops.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
-            assertThat(serverLoops.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
         }
     }
 
@@ -281,7 +285,7 @@ class FlowControlSocketTest {
         assertThat(allWritten.get(5, TimeUnit.SECONDS)).isEqualTo(size);
         SpdyStream up = call.stream();
         System.out.printf("64 MiB upload to a slow handler: %.2f s, client maxQueuedBytes %d,"
-                + " %d resumes%n", secs, up.maxQueuedBytes(), loop.submit(() -> resumes[0]).get());
+                + " %d resumes%n", secs, up.maxQueuedBytes(), loop.submit(() -> resumes[0]).get(5, TimeUnit.SECONDS));
 
         assertThat(call.response().get(5, TimeUnit.SECONDS).status()).isEqualTo(HttpResponseStatus.OK);
         assertThat(answer).isEqualTo("received " + size + "\n");
@@ -339,7 +343,7 @@ class FlowControlSocketTest {
     }
 
     private void receiveUpload(HttpExchange ex, String tag, long expected) {
-        PacedReader reader = pacedReader("fc-slow-handler", 64 * MIB);
+        PacedReader reader = pacedReader("fc-slow-handler", 32 * MIB);
         reader.grant = ex::consume;
         CheckedBody body = new CheckedBody(reader);
         ex.onBody(body);
@@ -378,14 +382,13 @@ class FlowControlSocketTest {
                 return;
             }
             grant.attach(call);
+            // Registered once the call is known, so a very early reset may go unseen here; the
+            // test then fails on its timeout instead.
             call.onClose(cause -> {
                 if (cause != null) {
                     body.done.completeExceptionally(cause);
                 }
             });
-            if (call.stream().isClosed() && !body.done.isDone()) {
-                body.done.completeExceptionally(new AssertionError("stream closed early: " + call.stream()));
-            }
         });
     }
 

@@ -360,12 +360,12 @@ class SpdyServerClientTest {
         Collector collector = new Collector();
         HttpCall call = SpdyClient.send(session, head, "https", 3, false, collector).get(WAIT, TimeUnit.SECONDS);
         collector.owner.set(call);
-        CompletableFuture<SpdyStreamException> closed = new CompletableFuture<>();
-        call.onClose(closed::complete);
         assertThat(call.response().get(WAIT, TimeUnit.SECONDS).status()).isEqualTo(HttpResponseStatus.OK);
         assertThat(collector.done.get(WAIT, TimeUnit.SECONDS)).isEmpty();
+        // A PING round trip orders us after the loop task that handled the SYN_REPLY's FIN.
+        session.ping().get(WAIT, TimeUnit.SECONDS);
         assertThat(call.stream().bytesReceived()).isZero();
-        assertThat(closed.get(WAIT, TimeUnit.SECONDS)).as("clean close, no reset").isNull();
+        assertThat(call.stream().isClosed()).isTrue();
     }
 
     @Test
@@ -420,6 +420,49 @@ class SpdyServerClientTest {
             assertThat(r.status()).isEqualTo(HttpResponseStatus.OK);
             assertThat(r.content().readableBytes()).isEqualTo(100_000 + i);
         }
+    }
+
+    /**
+     * Many small fetches issued at once from several threads. {@code fetch} must be safe to call
+     * from any thread however quickly the response comes back: its body collector may not depend
+     * on state that the calling thread sets only after the stream opened.
+     */
+    @Test
+    void manySmallFetchesFromSeveralThreadsAllSucceed() throws Exception {
+        int threads = 4;
+        int perThread = 100;
+        List<CompletableFuture<FullHttpResponse>> all = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<Thread> workers = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            Thread w = new Thread(() -> {
+                for (int i = 0; i < perThread; i++) {
+                    all.add(SpdyClient.fetch(session, request(HttpMethod.GET, "/"), "https", 1 << 20));
+                }
+            }, "fetcher-" + t);
+            workers.add(w);
+            w.start();
+        }
+        for (Thread w : workers) {
+            w.join(TimeUnit.SECONDS.toMillis(WAIT));
+        }
+        List<CompletableFuture<FullHttpResponse>> snapshot;
+        synchronized (all) {
+            snapshot = new ArrayList<>(all);
+        }
+        assertThat(snapshot).hasSize(threads * perThread);
+        for (CompletableFuture<FullHttpResponse> f : snapshot) {
+            f.thenAccept(toRelease::add);
+        }
+        List<Throwable> failures = new ArrayList<>();
+        for (CompletableFuture<FullHttpResponse> f : snapshot) {
+            try {
+                FullHttpResponse r = f.get(WAIT, TimeUnit.SECONDS);
+                assertThat(r.content().toString(StandardCharsets.UTF_8)).isEqualTo(HELLO_31);
+            } catch (ExecutionException e) {
+                failures.add(e.getCause());
+            }
+        }
+        assertThat(failures).as("fetches that failed").isEmpty();
     }
 
     @Test
@@ -571,5 +614,28 @@ class SpdyServerClientTest {
         shutdown.get(WAIT, TimeUnit.SECONDS);
         client.closeFuture().get(WAIT, TimeUnit.SECONDS);
         assertThat(client.state()).isEqualTo(SpdySession.State.CLOSED);
+    }
+
+    @Test
+    void gracefulShutdownDeadlineCutsOffRequestsThatNeverFinish() throws Exception {
+        CompletableFuture<HttpExchange> parked = new CompletableFuture<>();
+        SpdyServer s = extraServer(parked::complete, BOTH); // never answers
+        SpdySession client = extraSession(s.port(), BOTH, SpdySessionListener.refusingStreams());
+        CompletableFuture<FullHttpResponse> stuck = SpdyClient.fetch(client, request(HttpMethod.GET, "/"),
+                "https", 1 << 20);
+        stuck.thenAccept(toRelease::add);
+        parked.get(WAIT, TimeUnit.SECONDS);
+
+        long t0 = System.nanoTime();
+        s.shutdownGracefully(Duration.ofMillis(300));
+        Duration took = Duration.ofNanos(System.nanoTime() - t0);
+
+        assertThat(took).isLessThan(Duration.ofSeconds(WAIT));
+        assertThat(stuck).failsWithin(Duration.ofSeconds(WAIT))
+                .withThrowableOfType(ExecutionException.class)
+                .havingCause()
+                .isInstanceOfSatisfying(SpdyStreamException.class,
+                        e -> assertThat(e.error()).isEqualTo(SpdyError.SESSION_CLOSED));
+        assertThat(client.closeFuture()).succeedsWithin(Duration.ofSeconds(WAIT));
     }
 }
