@@ -121,17 +121,18 @@ public final class SessionBench {
                 done.complete(count[0]);
             }
         };
-        SpdyClient.send(session, req, "https", 3, false, body).whenComplete((c, e) -> {
-            if (e != null) {
-                done.completeExceptionally(e);
-                return;
-            }
+        SpdyClient.send(session, req, "https", 3, false, (HttpCall c) -> {
             call[0] = c;
+            c.onBody(body);
             c.onClose(cause -> {
                 if (cause != null) {
                     done.completeExceptionally(cause);
                 }
             });
+        }).whenComplete((c, e) -> {
+            if (e != null) {
+                done.completeExceptionally(e);
+            }
         });
         return done;
     }

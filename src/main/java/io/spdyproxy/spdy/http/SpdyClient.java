@@ -90,8 +90,18 @@ public final class SpdyClient {
      */
     public static CompletableFuture<HttpCall> send(SpdySession session, HttpRequest request,
             String scheme, int priority, boolean hasBody, BodyListener body) {
+        return send(session, request, scheme, priority, hasBody, call -> call.onBody(body));
+    }
+
+    /**
+     * Like {@link #send(SpdySession, HttpRequest, String, int, boolean, BodyListener)}, but
+     * {@code setup} gets the call before its stream opens, so it can register body and close
+     * callbacks (and keep the reference) before any response event can arrive.
+     */
+    public static CompletableFuture<HttpCall> send(SpdySession session, HttpRequest request,
+            String scheme, int priority, boolean hasBody, java.util.function.Consumer<HttpCall> setup) {
         HttpCall call = new HttpCall();
-        call.onBody(body);
+        setup.accept(call);
         return session.newStream(SpdyHttpHeaders.fromRequest(request, scheme), priority, !hasBody, call)
                 .thenApply(s -> {
                     call.stream = s;
@@ -153,20 +163,22 @@ public final class SpdyClient {
                 trailers = t;
             }
         };
-        send(session, request, scheme, 3, hasBody, collector).whenComplete((call, err) -> {
+        send(session, request, scheme, 3, hasBody, (HttpCall c) -> {
+            holder[0] = c;
+            c.onBody(collector);
+            c.onClose(cause -> {
+                if (cause != null && !result.isDone()) {
+                    received.release();
+                    result.completeExceptionally(cause);
+                }
+            });
+        }).whenComplete((call, err) -> {
             if (err != null) {
                 received.release();
                 request.release();
                 result.completeExceptionally(err);
                 return;
             }
-            holder[0] = call;
-            call.onClose(cause -> {
-                if (cause != null && !result.isDone()) {
-                    session.channel().eventLoop().execute(received::release);
-                    result.completeExceptionally(cause);
-                }
-            });
             if (hasBody) {
                 call.write(content.retain(), true);
             }
