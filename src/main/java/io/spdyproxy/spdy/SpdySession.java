@@ -135,6 +135,9 @@ public final class SpdySession {
         }
         channel.pipeline().addLast("spdy-codec", new SpdyCodec(config));
         channel.pipeline().addLast("spdy-session", new SessionHandler(session));
+        // A channel that closes without ever becoming active fires no channelInactive: make sure
+        // its streams and pings still fail.
+        channel.closeFuture().addListener(f -> session.loop.execute(session::channelInactive));
         return session;
     }
 
@@ -461,13 +464,11 @@ public final class SpdySession {
         if (state == State.CLOSED) {
             return;
         }
-        if (config.sessionFlowControl()) {
-            sessionUnacked += bytes;
-            if (sessionUnacked >= config.sessionWindow() / 2) {
-                sessionRecvWindow += sessionUnacked;
-                write(new DefaultSpdyWindowUpdateFrame(0, sessionUnacked));
-                sessionUnacked = 0;
+        if (stream == null || !stream.sessionCreditReturned) {
+            if (stream != null) {
+                stream.unconsumed = Math.max(0, stream.unconsumed - bytes);
             }
+            sessionConsumed(bytes);
         }
         if (stream != null && stream.canReceiveRemote() && !stream.remoteFin) {
             stream.unackedConsumed += bytes;
@@ -476,6 +477,18 @@ public final class SpdySession {
                 write(new DefaultSpdyWindowUpdateFrame(stream.id(), stream.unackedConsumed));
                 stream.unackedConsumed = 0;
             }
+        }
+    }
+
+    private void sessionConsumed(long bytes) {
+        if (!config.sessionFlowControl() || bytes <= 0) {
+            return;
+        }
+        sessionUnacked += (int) bytes;
+        if (sessionUnacked >= config.sessionWindow() / 2) {
+            sessionRecvWindow += sessionUnacked;
+            write(new DefaultSpdyWindowUpdateFrame(0, sessionUnacked));
+            sessionUnacked = 0;
         }
     }
 
@@ -563,6 +576,17 @@ public final class SpdySession {
         }
         activeStreamCount = streams.size();
         s.releaseQueue();
+        if (!s.sessionCreditReturned) {
+            // Bytes delivered but never consumed would shrink the session window for good if the
+            // application forgets them once the stream is gone: return them now, and ignore later
+            // consume() calls for this stream at the session level.
+            s.sessionCreditReturned = true;
+            long owed = s.unconsumed;
+            s.unconsumed = 0;
+            if (state != State.CLOSED) {
+                sessionConsumed(owed);
+            }
+        }
         SpdyStreamListener l = s.listener;
         if (l != null) {
             try {
@@ -760,6 +784,7 @@ public final class SpdySession {
             return;
         }
         s.bytesReceived += len;
+        s.unconsumed += len;
         s.dataReceived = true;
         s.remoteFin = fin;
         try {

@@ -50,6 +50,9 @@ public final class SpdyStream {
     int sendWindow;
     int recvWindow;
     int unackedConsumed;
+    /** Delivered to the listener and not yet consumed. */
+    long unconsumed;
+    boolean sessionCreditReturned;
     final ArrayDeque<Pending> queue = new ArrayDeque<>(4);
 
     private final AtomicLong queuedBytes = new AtomicLong();

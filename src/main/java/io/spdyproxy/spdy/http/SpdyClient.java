@@ -49,8 +49,7 @@ public final class SpdyClient {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         if (ssl == null) {
-                            result.complete(SpdySession.install(ch, config, listener));
-                            return;
+                            return; // installed once connected, below
                         }
                         ch.pipeline().addLast(ssl.newHandler(ch.alloc(),
                                 address.getHostString(), address.getPort()));
@@ -76,6 +75,8 @@ public final class SpdyClient {
         f.addListener(done -> {
             if (!done.isSuccess()) {
                 result.completeExceptionally(done.cause());
+            } else if (ssl == null) {
+                result.complete(SpdySession.install(f.channel(), config, listener));
             }
         });
         Channel ch = f.channel();
@@ -128,10 +129,12 @@ public final class SpdyClient {
                 int n = chunk.readableBytes();
                 if (result.isDone()) {
                     chunk.release();
+                    holder[0].consume(n);
                     return;
                 }
                 if (received.readableBytes() + n > maxBodyBytes) {
                     chunk.release();
+                    holder[0].consume(n);
                     received.release();
                     result.completeExceptionally(new IllegalStateException(
                             "response body exceeds " + maxBodyBytes + " bytes"));

@@ -272,7 +272,7 @@ class SpdyServerClientTest {
         HttpCall[] call = new HttpCall[1];
         HttpRequest head = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/bad");
         head.headers().set(HttpHeaderNames.HOST, "localhost");
-        call[0] = SpdyClient.send(client, head, "https", 3, false, null).get(WAIT, TimeUnit.SECONDS);
+        call[0] = SpdyClient.send(client, head, "https", 3, false, (BodyListener) null).get(WAIT, TimeUnit.SECONDS);
         assertThat(call[0].response()).failsWithin(Duration.ofSeconds(WAIT))
                 .withThrowableOfType(ExecutionException.class)
                 .withCauseInstanceOf(IllegalArgumentException.class);
