@@ -260,6 +260,11 @@ public final class SpdySession {
                     "stream ids exhausted"));
             return;
         }
+        String bad = invalidHeaders(headers);
+        if (bad != null) {
+            result.completeExceptionally(new IllegalArgumentException(bad));
+            return;
+        }
         if (localActive >= peerMaxConcurrentStreams) {
             result.completeExceptionally(new SpdyStreamException(SpdyError.REFUSED_STREAM, true, true,
                     "peer's MAX_CONCURRENT_STREAMS reached: " + peerMaxConcurrentStreams));
@@ -309,6 +314,12 @@ public final class SpdySession {
         if (!stream.canSendLocal() || stream.endQueued) {
             return; // reset or already ended: nothing to say any more
         }
+        String bad = invalidHeaders(headers);
+        if (bad != null) {
+            log.warn("stream {}: {}", stream.id(), bad);
+            resetStream(stream, SpdyError.INTERNAL_ERROR, bad);
+            return;
+        }
         if (!stream.headersSent) {
             // The reply to a stream the peer opened (SPDY/3 section 2.6.2).
             stream.headersSent = true;
@@ -351,6 +362,29 @@ public final class SpdySession {
         stream.queue.add(new SpdyStream.Pending(data, endOfStream));
         schedule(stream);
         writePending();
+    }
+
+    /**
+     * Why a header block cannot be encoded (SPDY/3 section 2.6.10 lengths are 32-bit, but Netty's
+     * encoder takes at most 65535 bytes per value), or null. Checked here so one oversized value
+     * fails its stream instead of the encoder failing the connection.
+     */
+    private String invalidHeaders(SpdyHeaders headers) {
+        long total = 0;
+        for (java.util.Map.Entry<CharSequence, CharSequence> e : headers) {
+            int n = e.getKey().length();
+            int v = e.getValue().length();
+            if (n == 0 || n > 0xFFFF || v > 0xFFFF) {
+                return "header '" + e.getKey() + "' too long: name " + n + ", value " + v
+                        + " bytes (expected: 1..65535)";
+            }
+            total += n + v + 8;
+        }
+        if (total > config.maxHeaderBlockSize()) {
+            return "header block of " + total + " bytes (expected: <= maxHeaderBlockSize "
+                    + config.maxHeaderBlockSize() + ")";
+        }
+        return null;
     }
 
     private void schedule(SpdyStream stream) {

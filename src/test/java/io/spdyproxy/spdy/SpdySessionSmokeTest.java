@@ -81,4 +81,38 @@ class SpdySessionSmokeTest {
             assertThat(body.length()).isEqualTo(600);
         }
     }
+
+    @Test
+    void anOversizedHeaderValueFailsItsStreamNotTheSession() {
+        SpdySessionConfig config = SpdySessionConfig.builder(SpdyRole.CLIENT).build();
+        try (ScriptedPeer peer = new ScriptedPeer(config, SpdySessionListener.refusingStreams())) {
+            peer.discardReceived();
+            SpdyHeaders big = new DefaultSpdyHeaders();
+            big.set(":method", "GET").set("x-big", "a".repeat(70_000));
+            var failed = peer.session.newStream(big, 3, true, new SpdyStreamListener() {
+                @Override
+                public void onHeaders(SpdyStream s, SpdyHeaders h, boolean end) {}
+
+                @Override
+                public void onData(SpdyStream s, ByteBuf data, boolean end) {
+                    data.release();
+                }
+            });
+            assertThat(failed).isCompletedExceptionally();
+            SpdyHeaders ok = new DefaultSpdyHeaders();
+            ok.set(":method", "GET");
+            var opened = peer.session.newStream(ok, 3, true, new SpdyStreamListener() {
+                @Override
+                public void onHeaders(SpdyStream s, SpdyHeaders h, boolean end) {}
+
+                @Override
+                public void onData(SpdyStream s, ByteBuf data, boolean end) {
+                    data.release();
+                }
+            });
+            assertThat(opened).isCompleted();
+            assertThat(peer.channel.isOpen()).isTrue();
+            peer.discardReceived();
+        }
+    }
 }
