@@ -40,11 +40,13 @@ final class ByteRanges {
             return new Ignore();
         }
         List<Range> ranges = new ArrayList<>();
+        boolean any = false;
         for (String spec : specs) {
             String s = spec.trim();
             if (s.isEmpty()) {
                 continue;
             }
+            any = true;
             int dash = s.indexOf('-');
             if (dash < 0) {
                 return new Ignore(); // syntax error: the whole header is ignored
@@ -78,6 +80,9 @@ final class ByteRanges {
             } catch (NumberFormatException e) {
                 return new Ignore();
             }
+        }
+        if (!any) {
+            return new Ignore(); // "bytes=" with no range at all: a syntax error, so ignored
         }
         if (ranges.isEmpty()) {
             return new Unsatisfiable();

@@ -67,8 +67,13 @@ final class UploadWriter implements BodyListener {
                 return;
             }
             try {
-                while (chunk.isReadable()) {
-                    chunk.readBytes(out, chunk.readableBytes());
+                // nioBuffers() gives this thread its own views: readBytes(channel) on a slice would
+                // move the position of a ByteBuffer shared with the connection's read buffer, which
+                // the event loop is filling at the same time.
+                for (java.nio.ByteBuffer b : chunk.nioBuffers()) {
+                    while (b.hasRemaining()) {
+                        out.write(b);
+                    }
                 }
             } catch (IOException e) {
                 throw new IllegalStateException("write failed: " + e.getMessage(), e);
@@ -102,8 +107,13 @@ final class UploadWriter implements BodyListener {
         } catch (IOException e) {
             throw new IllegalStateException("cannot store the upload: " + e.getMessage(), e);
         }
-        exchange.respond(existed ? HttpResponseStatus.NO_CONTENT : HttpResponseStatus.CREATED,
-                "text/plain; charset=utf-8", existed ? "" : "created\n");
+        if (existed) {
+            // RFC 9110 section 15.3.5: a 204 has neither body nor Content-Length.
+            exchange.respond(new io.netty.handler.codec.http.DefaultHttpResponse(
+                    io.netty.handler.codec.http.HttpVersion.HTTP_1_1, HttpResponseStatus.NO_CONTENT), true);
+        } else {
+            exchange.respond(HttpResponseStatus.CREATED, "text/plain; charset=utf-8", "created\n");
+        }
     }
 
     private void fail(Throwable e) {
