@@ -35,6 +35,9 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         String path = req.uri().split("\\?", 2)[0];
         FullHttpResponse r;
         if (path.equals("/debug") || path.equals("/status") || path.equals("/")) {
+            if (req.uri().contains("gc=true")) {
+                System.gc(); // for benchmarks: heap figures after a collection
+            }
             r = json(HttpResponseStatus.OK, status());
         } else {
             r = json(HttpResponseStatus.NOT_FOUND, "{\"error\":\"not found\"}\n");
@@ -55,6 +58,8 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                 .append(",\"requestsInFlight\":").append(st.requestsInFlight())
                 .append(",\"requestsTotal\":").append(st.requestsTotal())
                 .append(",\"bytesToClients\":").append(st.bytesToClients())
+                .append(",\"heapUsedBytes\":").append(heapUsed())
+                .append(",\"tunnelCount\":").append(px.registry().all().size())
                 .append(",\"errors\":{");
         boolean first = true;
         for (var e : st.errors().entrySet()) {
@@ -76,6 +81,11 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                     .append(",\"bytesToOrigin\":").append(s.dataBytesSent()).append('}');
         }
         return b.append("]}\n").toString();
+    }
+
+    private static long heapUsed() {
+        Runtime rt = Runtime.getRuntime();
+        return rt.totalMemory() - rt.freeMemory();
     }
 
     private static FullHttpResponse json(HttpResponseStatus status, String body) {

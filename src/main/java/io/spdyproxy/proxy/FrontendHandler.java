@@ -442,6 +442,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             finished = true;
+            if (!requestDone && stream != null) {
+                stream.reset(SpdyError.CANCEL); // answered early: the rest of the body is not wanted
+            }
             LastHttpContent last = trailers == null ? LastHttpContent.EMPTY_LAST_CONTENT
                     : new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, trailers);
             ctx.writeAndFlush(last).addListener(f -> {
@@ -509,6 +512,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             finished = true;
             cancelTimeout();
             releaseEarly();
+            if (stream != null) { // a no-op on a stream that already ended
+                stream.reset(SpdyError.CANCEL);
+            }
             FullHttpResponse r = errorResponse(status, message);
             if (!requestDone) {
                 keepAlive = false;
@@ -529,8 +535,10 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             gone = true;
             cancelTimeout();
             releaseEarly();
-            if (stream != null && !finished) {
-                stream.reset(SpdyError.CANCEL); // the origin stops reading the file
+            if (stream != null) { // a no-op on a stream that already ended
+                // The origin stops reading the file; also ends a stream whose response is done but
+                // whose request body will now never finish.
+                stream.reset(SpdyError.CANCEL);
             }
             finished = true;
             ended();
