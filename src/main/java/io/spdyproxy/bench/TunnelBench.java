@@ -128,6 +128,10 @@ public final class TunnelBench {
     // Scenarios
 
     private void smallResponses() throws Exception {
+        // Warm up the JIT of both JVMs (and nginx's caches) before anything is measured.
+        for (String host : new String[] {"files.bench", "upstream.bench"}) {
+            wrkRaw(10, url(httpPort, "/small.bin"), host, Math.max(2, o.seconds() / 2));
+        }
         for (int c : new int[] {1, 10, 100}) {
             Map<String, String> direct = wrk(c, url(nginxPort, "/small.bin"), null);
             Map<String, String> files = wrk(c, url(httpPort, "/small.bin"), "files.bench");
@@ -246,15 +250,7 @@ public final class TunnelBench {
     // Load tools
 
     private Map<String, String> wrk(int connections, String url, String host) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of("wrk", "-t", String.valueOf(Math.min(2, connections)),
-                "-c", String.valueOf(connections), "-d", o.seconds() + "s", "--timeout", "10s",
-                "-s", benchDir().resolve("latency.lua").toString()));
-        if (host != null) {
-            cmd.add("-H");
-            cmd.add("Host: " + host);
-        }
-        cmd.add(url);
-        String output = exec(cmd, o.seconds() + 60);
+        String output = wrkRaw(connections, url, host, o.seconds());
         String json = output.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b)
                 .orElseThrow(() -> new IOException("wrk printed no result: " + output));
         Map<String, String> m = new LinkedHashMap<>();
@@ -263,6 +259,18 @@ public final class TunnelBench {
         }
         out.println("  wrk -c" + connections + " " + (host == null ? url : host) + ": " + m);
         return m;
+    }
+
+    private String wrkRaw(int connections, String url, String host, int seconds) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("wrk", "-t", String.valueOf(Math.min(2, connections)),
+                "-c", String.valueOf(connections), "-d", seconds + "s", "--timeout", "10s",
+                "-s", benchDir().resolve("latency.lua").toString()));
+        if (host != null) {
+            cmd.add("-H");
+            cmd.add("Host: " + host);
+        }
+        cmd.add(url);
+        return exec(cmd, seconds + 60);
     }
 
     /** n curl processes at once; returns the aggregate MB/s. */

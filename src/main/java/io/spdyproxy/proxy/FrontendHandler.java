@@ -57,6 +57,21 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     private final String scheme;
     private ChannelHandlerContext ctx;
     private Exchange current;
+    private boolean flushPending;
+
+    /**
+     * Flushes once after the tasks already queued on this loop: a small response's head, body
+     * and end arrive as consecutive tasks and leave in one write.
+     */
+    private void flushLater() {
+        if (!flushPending) {
+            flushPending = true;
+            ctx.executor().execute(() -> {
+                flushPending = false;
+                ctx.flush();
+            });
+        }
+    }
 
     FrontendHandler(ProxyContext px, String scheme) {
         this.px = px;
@@ -406,7 +421,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             if (fin) {
                 end();
             } else {
-                ctx.flush();
+                flushLater();
             }
         }
 
@@ -433,7 +448,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             if (fin) {
                 end();
             } else {
-                ctx.flush();
+                flushLater();
             }
         }
 
@@ -447,7 +462,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             }
             LastHttpContent last = trailers == null ? LastHttpContent.EMPTY_LAST_CONTENT
                     : new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, trailers);
-            ctx.writeAndFlush(last).addListener(f -> {
+            ctx.write(last).addListener(f -> {
                 if (!f.isSuccess() || !keepAlive) {
                     ended();
                     ctx.close();
@@ -457,6 +472,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
                     ctx.read(); // drain what is left of the request body, then next()
                 }
             });
+            flushLater();
         }
 
         private void next() {

@@ -54,13 +54,16 @@ final class FileBodyProducer {
         this.alloc = exchange.stream().session().channel().alloc();
     }
 
+    /** Starts producing; called on the I/O executor, so the first chunks go out without a hop. */
     void start() {
         exchange.onWritable(this::schedule);
         exchange.onClose(cause -> {
             closed = true;
             schedule();
         });
-        schedule();
+        if (wip.getAndIncrement() == 0) {
+            pump();
+        }
     }
 
     private void schedule() {

@@ -225,6 +225,23 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
             error(ex, HttpResponseStatus.FORBIDDEN, "cannot open file");
             return;
         }
+        if (parts.size() == 1 && parts.get(0) instanceof FileBodyProducer.Region one && one.length() <= config.chunkSize()) {
+            // Small file: read it here and send head and body together, no producer round trip.
+            ByteBuf body = ex.stream().session().channel().alloc().directBuffer((int) one.length());
+            try (ch) {
+                while (body.isWritable()) {
+                    if (body.writeBytes(ch, one.position() + body.readableBytes(), body.writableBytes()) < 0) {
+                        throw new IOException("file shrank while being read");
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                body.release();
+                throw e;
+            }
+            ex.respond(r, false);
+            ex.write(body, true);
+            return;
+        }
         ex.respond(r, false);
         new FileBodyProducer(ex, ch, parts, io, config.chunkSize()).start();
     }

@@ -38,7 +38,7 @@ public final class SpdyHttpHeaders {
 
     /** A SYN_STREAM header block for {@code request}; the Host header becomes {@code :host}. */
     public static SpdyHeaders fromRequest(HttpRequest request, String scheme) {
-        SpdyHeaders h = new DefaultSpdyHeaders();
+        SpdyHeaders h = new DefaultSpdyHeaders(false); // names come lower-cased from valid HTTP headers
         h.set(METHOD, request.method().name());
         h.set(PATH, request.uri());
         h.set(VERSION, "HTTP/1.1");
@@ -67,7 +67,7 @@ public final class SpdyHttpHeaders {
     }
 
     public static SpdyHeaders fromResponse(HttpResponse response) {
-        SpdyHeaders h = new DefaultSpdyHeaders();
+        SpdyHeaders h = new DefaultSpdyHeaders(false); // names come lower-cased from valid HTTP headers
         HttpResponseStatus status = response.status();
         h.set(STATUS, status.code() + " " + status.reasonPhrase());
         h.set(VERSION, "HTTP/1.1");
@@ -97,7 +97,7 @@ public final class SpdyHttpHeaders {
 
     /** Trailers (or any further headers) as a HEADERS block. */
     public static SpdyHeaders fromTrailers(HttpHeaders trailers) {
-        SpdyHeaders h = new DefaultSpdyHeaders();
+        SpdyHeaders h = new DefaultSpdyHeaders(false); // names come lower-cased from valid HTTP headers
         copyEndToEnd(trailers, h);
         return h;
     }
