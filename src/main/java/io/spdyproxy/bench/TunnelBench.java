@@ -80,7 +80,6 @@ public final class TunnelBench {
     private int httpPort;
     private int tunnelPort;
     private int adminPort;
-    private int blackholePort;
 
     private TunnelBench(Options o, PrintStream out) {
         this.o = o;
@@ -107,20 +106,16 @@ public final class TunnelBench {
         tunnelPort = freePort();
         adminPort = freePort();
         startNginx();
-        try (Blackhole blackhole = new Blackhole()) {
-            blackholePort = blackhole.port();
-            startProxy();
-            startOrigin("files", "--root", data.toString());
-            startOrigin("upstream", "--upstream", "http://127.0.0.1:" + nginxPort);
-            startOrigin("blackhole", "--upstream", "http://127.0.0.1:" + blackholePort);
-            awaitTunnels(3);
-            results.put("machine", machine());
-            smallResponses();
-            largeTransfers();
-            slowClientStorm();
-            idleStreams();
-            manyOrigins();
-        }
+        startProxy();
+        startOrigin("files", "--root", data.toString());
+        startOrigin("upstream", "--upstream", "http://127.0.0.1:" + nginxPort);
+        awaitTunnels(2);
+        results.put("machine", machine());
+        smallResponses();
+        largeTransfers();
+        slowClientStorm();
+        idleStreams();
+        manyOrigins();
         return writeResults();
     }
 
@@ -199,7 +194,10 @@ public final class TunnelBench {
         List<Channel> idle = new ArrayList<>();
         try {
             for (int i = 0; i < o.idleStreams(); i++) {
-                idle.add(rawRequest(group, "GET /hang HTTP/1.1\r\nHost: blackhole.bench\r\n\r\n"));
+                // A POST whose body never comes: the stream stays open at both ends with no other
+                // socket behind it (the file server waits for the body).
+                idle.add(rawRequest(group, "POST /small.bin HTTP/1.1\r\nHost: files.bench\r\n"
+                        + "Content-Length: 1048576\r\n\r\n"));
             }
             waitUntil(() -> streamsInFlight() >= o.idleStreams(), 60_000);
             long after = (long) number(admin(true), "heapUsedBytes");
@@ -227,7 +225,7 @@ public final class TunnelBench {
         for (int i = 0; i < o.originProcesses(); i++) {
             startOrigin("many" + i, "--root", data.toString(), "--connections", String.valueOf(o.tunnelsPerProcess()));
         }
-        awaitTunnels(3 + total);
+        awaitTunnels(2 + total);
         long after = (long) number(admin(true), "heapUsedBytes");
         double perTunnel = (after - before) / (double) total;
         // Restart the proxy: same ports, same data directory (certificate and tokens).
@@ -236,13 +234,13 @@ public final class TunnelBench {
         processes.remove(proxy);
         long t0 = System.nanoTime();
         startProxy();
-        awaitTunnels(3 + total);
+        awaitTunnels(2 + total);
         double reconnect = (System.nanoTime() - t0) / 1e9;
         results.put("many_origins", Map.of("tunnels", total, "proxy_heap_per_tunnel_bytes", perTunnel,
                 "reconnect_all_seconds", reconnect));
         table.add(new String[] {total + " connected tunnels: proxy heap per tunnel (KiB)", "", fmt(perTunnel / 1024),
                 "", ""});
-        table.add(new String[] {"proxy restart: seconds until all " + (3 + total) + " tunnels are back", "",
+        table.add(new String[] {"proxy restart: seconds until all " + (2 + total) + " tunnels are back", "",
                 fmt(reconnect), "", ""});
     }
 
@@ -347,37 +345,6 @@ public final class TunnelBench {
                 }).connect("127.0.0.1", httpPort).sync().channel();
     }
 
-    /** An upstream app that accepts connections and never answers: holds streams open. */
-    private static final class Blackhole implements AutoCloseable {
-        private final EventLoopGroup group = Transport.newGroup(1, "blackhole");
-        private final Channel server;
-
-        Blackhole() throws InterruptedException {
-            server = new ServerBootstrap().group(group).channel(Transport.serverChannel())
-                    .childHandler(new ChannelInitializer<Channel>() {
-                        @Override
-                        protected void initChannel(Channel ch) {
-                            ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
-                                @Override
-                                public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                                    ReferenceCountUtil.release(msg);
-                                }
-                            });
-                        }
-                    }).bind("127.0.0.1", 0).sync().channel();
-        }
-
-        int port() {
-            return ((InetSocketAddress) server.localAddress()).getPort();
-        }
-
-        @Override
-        public void close() {
-            server.close();
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
-        }
-    }
-
     // ---------------------------------------------------------------------------------------
     // Processes
 
@@ -452,7 +419,7 @@ public final class TunnelBench {
         List<String> cmd = java("proxy", "--bind", "127.0.0.1", "--port", String.valueOf(httpPort),
                 "--tunnel-port", String.valueOf(tunnelPort), "--admin-port", String.valueOf(adminPort),
                 "--domain", "bench", "--default-tunnel", "files", "--token", "files=" + TOKEN,
-                "--token", "upstream=" + TOKEN, "--token", "blackhole=" + TOKEN, "--data-dir",
+                "--token", "upstream=" + TOKEN, "--data-dir",
                 o.work().resolve("proxy-data").toString(), "--response-timeout", "300s");
         for (int i = 0; i < o.originProcesses(); i++) {
             cmd.add("--token");
@@ -672,6 +639,10 @@ public final class TunnelBench {
     }
 
     private Path benchDir() {
+        String configured = System.getProperty("bench.dir");
+        if (configured != null) {
+            return Path.of(configured);
+        }
         Path p = Path.of("bench");
         return Files.isDirectory(p) ? p : o.jar().toAbsolutePath().getParent().getParent().resolve("bench");
     }
