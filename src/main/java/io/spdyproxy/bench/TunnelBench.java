@@ -143,6 +143,11 @@ public final class TunnelBench {
 
     private void largeTransfers() throws Exception {
         long big = o.bigBytes();
+        // Warm-up: the bulk paths (file reads, relaying, upload draining) compile on first use.
+        for (String host : new String[] {"files.bench", "upstream.bench"}) {
+            curlParallel(2, url(httpPort, "/big.bin"), host, false);
+            curlParallel(2, url(httpPort, "/small.bin"), host, true);
+        }
         for (int n : new int[] {1, 8}) {
             double d = curlParallel(n, url(nginxPort, "/big.bin"), null, false);
             double f = curlParallel(n, url(httpPort, "/big.bin"), "files.bench", false);

@@ -32,7 +32,7 @@ public record UpstreamConfig(URI url, Duration connectTimeout, Duration response
     }
 
     public static UpstreamConfig of(URI url) {
-        return new UpstreamConfig(url, Duration.ofSeconds(5), Duration.ofSeconds(60), 64);
+        return new UpstreamConfig(url, Duration.ofSeconds(5), Duration.ofSeconds(60), 1024);
     }
 
     public UpstreamConfig withResponseTimeout(Duration d) {
