@@ -11,6 +11,14 @@ final class Durations implements ITypeConverter<Duration> {
     }
 
     static Duration parse(String value) {
+        Duration d = parseAny(value);
+        if (d.isNegative()) {
+            throw new IllegalArgumentException("duration: " + value + " (expected: not negative)");
+        }
+        return d;
+    }
+
+    private static Duration parseAny(String value) {
         String v = value.trim().toLowerCase(java.util.Locale.ROOT);
         try {
             if (v.startsWith("pt")) {

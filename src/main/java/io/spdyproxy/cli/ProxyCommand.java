@@ -96,14 +96,14 @@ final class ProxyCommand implements Callable<Integer> {
             throw new IllegalArgumentException("auth: " + authMode + " (expected: token or none)");
         }
         Map<String, String> hashes = new LinkedHashMap<>();
-        y.map("tokens").forEach((name, t) -> hashes.put(name, hashOf(t.toString())));
+        y.map("tokens").forEach((name, t) -> hashes.put(name, hashOf(name, t.toString())));
         if (tokens != null) {
             for (String t : tokens) {
                 int eq = t.indexOf('=');
                 if (eq <= 0) {
                     throw new IllegalArgumentException("token: " + t + " (expected: NAME=TOKEN)");
                 }
-                hashes.put(t.substring(0, eq), hashOf(t.substring(eq + 1)));
+                hashes.put(t.substring(0, eq), hashOf(t.substring(0, eq), t.substring(eq + 1)));
             }
         }
         Path certFile = cert != null ? cert : pathOrNull(y.string("cert", null));
@@ -129,9 +129,16 @@ final class ProxyCommand implements Callable<Integer> {
         return s == null ? null : Path.of(s);
     }
 
-    private static String hashOf(String token) {
-        return token.startsWith("sha256:") ? token.substring(7).toLowerCase(java.util.Locale.ROOT)
-                : ProxyConfig.hashToken(token);
+    private static String hashOf(String name, String token) {
+        if (!token.startsWith("sha256:")) {
+            return ProxyConfig.hashToken(token);
+        }
+        String hex = token.substring(7).toLowerCase(java.util.Locale.ROOT);
+        if (!hex.matches("[0-9a-f]{64}")) {
+            throw new IllegalArgumentException("token for '" + name + "': " + token
+                    + " (expected: sha256: and 64 hex digits)");
+        }
+        return hex;
     }
 
     static void printBanner(ProxyConfig config, ProxyServer server) {

@@ -234,7 +234,8 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
 
         private void forwardedHeaders(SpdyHeaders h, String host) {
             String client = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().getHostAddress();
-            String prior = request.headers().get("X-Forwarded-For");
+            java.util.List<String> all = request.headers().getAll("X-Forwarded-For");
+            String prior = all.isEmpty() ? null : String.join(", ", all);
             h.set("x-forwarded-for", prior == null ? client : prior + ", " + client);
             h.set("x-forwarded-proto", scheme);
             if (host != null) {

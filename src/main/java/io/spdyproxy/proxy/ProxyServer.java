@@ -180,11 +180,23 @@ public final class ProxyServer implements AutoCloseable {
             SpdySession s = t.session();
             closing.add(s.shutdownGracefully(config.shutdownGrace()));
         }
+        long deadline = System.nanoTime() + config.shutdownGrace().toNanos();
         try {
             CompletableFuture.allOf(closing.toArray(CompletableFuture[]::new))
                     .get(config.shutdownGrace().toMillis() + 1000, TimeUnit.MILLISECONDS);
         } catch (Exception e) {
             log.info("grace period over; closing what is left");
+        }
+        // An origin stream that ended may still have its last bytes in a slow client's buffer:
+        // the request is in flight until its last write completed (FrontendHandler.ended()).
+        java.util.concurrent.CountDownLatch never = new java.util.concurrent.CountDownLatch(1);
+        while (px.stats().requestsInFlight() > 0 && System.nanoTime() < deadline) {
+            try {
+                never.await(10, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
         }
         close();
     }

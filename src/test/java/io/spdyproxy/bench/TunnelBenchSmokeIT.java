@@ -26,6 +26,9 @@ class TunnelBenchSmokeIT {
         }
         Path jar = Path.of(System.getProperty("bench.jar", "target/spdy-proxy.jar"));
         assumeTrue(Files.exists(jar), "no packaged jar at " + jar + " (run mvn verify)");
+        // nginx's workers run unprivileged: they must be able to enter the data directory.
+        work.toFile().setReadable(true, false);
+        work.toFile().setExecutable(true, false);
         Path results = work.resolve("results");
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         String table = TunnelBench.run(TunnelBench.Options.quick(jar, work.resolve("run"), results),

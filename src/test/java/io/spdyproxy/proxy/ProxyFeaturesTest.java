@@ -609,8 +609,8 @@ class ProxyFeaturesTest {
 
             long t0 = System.nanoTime();
             CompletableFuture<Void> shutdown = CompletableFuture.runAsync(p::shutdownGracefully, background);
-            await(() -> refused(httpPort), Duration.ofSeconds(5), () -> "P still accepts clients");
-            assertThat(refused(tunnelPort)).as("tunnel port closed").isTrue();
+            await(() -> refused(httpPort) && refused(tunnelPort), Duration.ofSeconds(5),
+                    () -> "P still accepts clients or origins");
             assertThat(shutdown).as("shutdown waits for the download").isNotDone();
 
             slow.resume.complete(null);
@@ -626,51 +626,50 @@ class ProxyFeaturesTest {
     }
 
     /**
-     * The same, with the client the slow one: when the origin's last bytes reach P, up to a stream
-     * window of them may still wait in P's buffer for the client's socket. Shutdown must not cut
-     * them off: the download is in flight until the client has it.
+     * The same, with the client the slow one: the origin's last bytes (and its FIN) reached P while
+     * P still holds earlier ones for a client that has not read them yet. Graceful shutdown must
+     * deliver them (within the grace), not drop what sits in P's buffer for that client.
+     *
+     * <p>Made deterministic: the client reads nothing until P's socket to it is full and the
+     * origin has used up its whole stream window (so P holds more than 128 KiB for the client:
+     * window updates come per half window), then the origin ends the stream with a bare FIN,
+     * which needs no window. Only then does the client read.
      */
     @Test
-    void proxyShutdownLetsASlowClientReceiveTheWholeDownload() throws Exception {
+    void proxyShutdownDeliversWhatPAlreadyHasToASlowClient() throws Exception {
         ProxyServer p = startProxy(config(Map.of("default", TOKEN))
                 .withTimeouts(Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofSeconds(15)));
-        byte[] body = random(8 * 1024 * 1024, 22);
-        startOrigin(p, "default", TOKEN, new PumpHandler(body));
+        WindowFillingHandler origin = new WindowFillingHandler(random(24 * 1024 * 1024, 22));
+        startOrigin(p, "default", TOKEN, origin);
         awaitTunnels(p, 1);
 
         try (Raw raw = new Raw(p.httpPort(), 16 * 1024, Duration.ofSeconds(20))) {
             raw.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
             Head h = raw.readHead();
             assertThat(h.status()).isEqualTo(200);
-            byte[] got = new byte[body.length];
-            raw.readFully(got, 0, 64 * 1024);
-            long t0 = System.nanoTime();
-            CompletableFuture<Void> shutdown = CompletableFuture.runAsync(p::shutdownGracefully, background);
+            assertThat(h.header("transfer-encoding")).isEqualToIgnoringCase("chunked");
+            origin.stalled.get(10, TimeUnit.SECONDS);
 
-            CountDownLatch never = new CountDownLatch(1);
-            int at = 64 * 1024;
-            String end = "complete";
-            while (at < body.length) {
-                int n;
-                try {
-                    n = raw.in.read(got, at, Math.min(32 * 1024, body.length - at));
-                } catch (IOException e) {
-                    end = "read failed: " + e;
-                    break;
-                }
-                if (n < 0) {
-                    end = "EOF";
-                    break;
-                }
-                at += n;
-                never.await(2, TimeUnit.MILLISECONDS); // a slow reader
+            CompletableFuture<Void> shutdown = CompletableFuture.runAsync(p::shutdownGracefully, background);
+            await(() -> p.tunnels().stream().anyMatch(t -> t.session().state() != SpdySession.State.ACTIVE),
+                    Duration.ofSeconds(5), () -> "P did not start draining");
+            origin.finish.complete(null);
+            long sent = origin.finalSent.get(5, TimeUnit.SECONDS);
+            assertThat(origin.closed.get(5, TimeUnit.SECONDS)).as("origin stream ended cleanly").isNull();
+            try {
+                shutdown.get(1, TimeUnit.SECONDS); // a slow client: it reads only now
+            } catch (java.util.concurrent.TimeoutException stillDraining) {
+                // what a graceful shutdown does while the client has not got everything
             }
-            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
-            System.out.printf("slow client during P's shutdown: %d of %d bytes in %d ms (%s)%n", at, body.length, ms,
-                    end);
-            assertThat(at).as("bytes the client got before the connection ended (%s, %d ms after shutdown began)",
-                    end, ms).isEqualTo(body.length);
-            assertThat(Arrays.equals(got, body)).as("download intact").isTrue();
+            byte[] wire = raw.in.readAllBytes();
+            Dechunked body = dechunk(wire);
+            System.out.printf("slow client after P's shutdown: %d of %d bytes, %s%n", body.data().length, sent,
+                    body.complete() ? "complete" : "cut short");
+
+            assertThat(body.data().length).as("bytes the origin sent before its FIN; P held them for the client")
+                    .isEqualTo(sent);
+            assertThat(body.complete()).as("last chunk").isTrue();
+            assertThat(Arrays.equals(body.data(), Arrays.copyOf(origin.body, (int) sent))).isTrue();
             shutdown.get(5 + 2, TimeUnit.SECONDS);
         }
     }
@@ -1159,33 +1158,130 @@ class ProxyFeaturesTest {
         }
     }
 
-    /** Sends {@code body} (Content-Length) as fast as the stream's window allows. */
-    static final class PumpHandler implements HttpRequestHandler {
-        final byte[] body;
+    /**
+     * Sends {@code body}'s bytes chunked, never more than the stream's send window (read from the
+     * stream, a test-only look inside), so that nothing waits in the origin's own queue. A window
+     * that stays at 0 far longer than a window update takes to arrive (~10-20 ms on a loaded
+     * 2-core machine) means P stopped granting: its socket to the client is full and more than
+     * half a window waits in P's own buffer (P grants per half window). Completes {@link #stalled}
+     * once that lasted 300 ms; after {@link #finish}, ends the body with a bare FIN (it needs no
+     * window) at the next moment the window has been 0 for 100 ms, and completes
+     * {@link #finalSent} with the body's length.
+     */
+    static final class WindowFillingHandler implements HttpRequestHandler {
+        private static final java.lang.reflect.Field SEND_WINDOW;
 
-        PumpHandler(byte[] body) {
+        static {
+            try {
+                SEND_WINDOW = io.spdyproxy.spdy.SpdyStream.class.getDeclaredField("sendWindow");
+                SEND_WINDOW.setAccessible(true);
+            } catch (NoSuchFieldException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
+        final byte[] body;
+        final CompletableFuture<Long> stalled = new CompletableFuture<>();
+        final CompletableFuture<Void> finish = new CompletableFuture<>();
+        final CompletableFuture<Long> finalSent = new CompletableFuture<>();
+        final CompletableFuture<SpdyStreamException> closed = new CompletableFuture<>();
+
+        WindowFillingHandler(byte[] body) {
             this.body = body;
+        }
+
+        private static int window(io.spdyproxy.spdy.SpdyStream s) {
+            try {
+                return SEND_WINDOW.getInt(s);
+            } catch (IllegalAccessException e) {
+                throw new IllegalStateException(e);
+            }
         }
 
         @Override
         public void onRequest(HttpExchange ex) {
             HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
             head.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/octet-stream");
-            head.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
             ex.respond(head, false);
-            boolean[] closed = {false};
-            ex.onClose(e -> closed[0] = true);
-            int[] sent = {0};
-            Runnable pump = () -> {
-                while (!closed[0] && sent[0] < body.length && ex.isWritable()) {
-                    int at = sent[0];
-                    int n = Math.min(16 * 1024, body.length - at);
-                    sent[0] += n; // before write(): it may call this pump back at once (writable again)
-                    ex.write(Unpooled.wrappedBuffer(body, at, n), at + n == body.length);
+            ex.onClose(closed::complete);
+            EventLoop loop = ex.stream().session().channel().eventLoop();
+            long[] sent = {0};
+            long[] zeroSince = {-1};
+            Runnable[] tick = new Runnable[1];
+            tick[0] = () -> {
+                if (closed.isDone()) {
+                    return;
                 }
+                io.spdyproxy.spdy.SpdyStream s = ex.stream();
+                int window = window(s);
+                while (window > 0 && s.queuedBytes() == 0 && sent[0] < body.length) {
+                    int at = (int) sent[0];
+                    int n = Math.min(Math.min(16 * 1024, window), body.length - at);
+                    sent[0] += n;
+                    ex.write(Unpooled.wrappedBuffer(body, at, n), false);
+                    window = window(s);
+                }
+                if (sent[0] >= body.length) {
+                    IllegalStateException e = new IllegalStateException(
+                            "P took all " + body.length + " bytes without its client reading");
+                    stalled.completeExceptionally(e);
+                    finalSent.completeExceptionally(e);
+                    return;
+                }
+                long now = System.nanoTime();
+                if (window <= 0 && s.queuedBytes() == 0) {
+                    zeroSince[0] = zeroSince[0] < 0 ? now : zeroSince[0];
+                } else {
+                    zeroSince[0] = -1;
+                }
+                long zeroFor = zeroSince[0] < 0 ? 0 : now - zeroSince[0];
+                if (zeroFor > TimeUnit.MILLISECONDS.toNanos(300)) {
+                    stalled.complete(sent[0]);
+                }
+                if (finish.isDone() && zeroFor > TimeUnit.MILLISECONDS.toNanos(100)) {
+                    ex.write(Unpooled.EMPTY_BUFFER, true);
+                    finalSent.complete(sent[0]);
+                    return;
+                }
+                loop.schedule(tick[0], 2, TimeUnit.MILLISECONDS);
             };
-            ex.onWritable(pump);
-            pump.run();
+            tick[0].run();
         }
+    }
+
+    /** A chunked body decoded as far as it goes; {@code complete} once the last chunk was seen. */
+    record Dechunked(byte[] data, boolean complete) {}
+
+    static Dechunked dechunk(byte[] wire) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int at = 0;
+        while (true) {
+            int eol = indexOfCrlf(wire, at);
+            if (eol < 0) {
+                return new Dechunked(out.toByteArray(), false);
+            }
+            String line = new String(wire, at, eol - at, ISO_8859_1);
+            int semi = line.indexOf(';');
+            int size = Integer.parseInt((semi < 0 ? line : line.substring(0, semi)).trim(), 16);
+            at = eol + 2;
+            if (size == 0) {
+                return new Dechunked(out.toByteArray(), indexOfCrlf(wire, at) >= 0);
+            }
+            int n = Math.min(size, wire.length - at);
+            out.write(wire, at, n);
+            if (n < size) {
+                return new Dechunked(out.toByteArray(), false);
+            }
+            at += size + 2;
+        }
+    }
+
+    private static int indexOfCrlf(byte[] b, int from) {
+        for (int i = from; i + 1 < b.length; i++) {
+            if (b[i] == '\r' && b[i + 1] == '\n') {
+                return i;
+            }
+        }
+        return -1;
     }
 }

@@ -42,7 +42,11 @@ public abstract class HttpStreamBase implements SpdyStreamListener {
         return stream.isWritable();
     }
 
-    /** Called on the event loop each time the stream becomes writable again. */
+    /**
+     * Called on the event loop each time the stream becomes writable again. When {@link #write}
+     * is itself called on the event loop, the callback may run inside that call (the chunk went out
+     * at once and the stream drained): update the producer's position before writing.
+     */
     public void onWritable(Runnable task) {
         this.onWritable = task;
     }
