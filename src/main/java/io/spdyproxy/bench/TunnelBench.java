@@ -80,6 +80,7 @@ public final class TunnelBench {
     private int httpPort;
     private int tunnelPort;
     private int adminPort;
+    private int sinkPort;
 
     private TunnelBench(Options o, PrintStream out) {
         this.o = o;
@@ -106,16 +107,20 @@ public final class TunnelBench {
         tunnelPort = freePort();
         adminPort = freePort();
         startNginx();
-        startProxy();
-        startOrigin("files", "--root", data.toString());
-        startOrigin("upstream", "--upstream", "http://127.0.0.1:" + nginxPort);
-        awaitTunnels(2);
-        results.put("machine", machine());
-        smallResponses();
-        largeTransfers();
-        slowClientStorm();
-        idleStreams();
-        manyOrigins();
+        try (UploadSink sink = new UploadSink()) {
+            sinkPort = sink.port();
+            startProxy();
+            startOrigin("files", "--root", data.toString());
+            startOrigin("upstream", "--upstream", "http://127.0.0.1:" + nginxPort);
+            startOrigin("sink", "--upstream", "http://127.0.0.1:" + sinkPort);
+            awaitTunnels(3);
+            results.put("machine", machine());
+            smallResponses();
+            largeTransfers();
+            slowClientStorm();
+            idleStreams();
+            manyOrigins();
+        }
         return writeResults();
     }
 
@@ -144,10 +149,10 @@ public final class TunnelBench {
     private void largeTransfers() throws Exception {
         long big = o.bigBytes();
         // Warm-up: the bulk paths (file reads, relaying, upload draining) compile on first use.
-        for (String host : new String[] {"files.bench", "upstream.bench"}) {
-            curlParallel(2, url(httpPort, "/big.bin"), host, false);
-            curlParallel(2, url(httpPort, "/small.bin"), host, true);
-        }
+        curlParallel(2, url(httpPort, "/big.bin"), "files.bench", false);
+        curlParallel(2, url(httpPort, "/big.bin"), "upstream.bench", false);
+        curlParallel(2, url(httpPort, "/small.bin"), "files.bench", true);
+        curlParallel(2, url(httpPort, "/upload"), "sink.bench", true);
         for (int n : new int[] {1, 8}) {
             double d = curlParallel(n, url(nginxPort, "/big.bin"), null, false);
             double f = curlParallel(n, url(httpPort, "/big.bin"), "files.bench", false);
@@ -155,12 +160,15 @@ public final class TunnelBench {
             results.put("download_x" + n, Map.of("direct_MBps", d, "tunnel_files_MBps", f, "tunnel_upstream_MBps", u));
             row((big >> 20) + " MiB download x" + n + ": MB/s", fmt(d), fmt(f), fmt(u), true);
         }
+        // nginx answers a POST before it has read the body, so uploads go to a sink that reads all
+        // of it first: directly, through the file server (which drains it), and behind the origin.
         for (int n : new int[] {1, 8}) {
-            double d = curlParallel(n, url(nginxPort, "/small.bin"), null, true);
+            double d = curlParallel(n, url(sinkPort, "/upload"), null, true);
             double f = curlParallel(n, url(httpPort, "/small.bin"), "files.bench", true);
-            double u = curlParallel(n, url(httpPort, "/small.bin"), "upstream.bench", true);
+            double u = curlParallel(n, url(httpPort, "/upload"), "sink.bench", true);
             results.put("upload_x" + n, Map.of("direct_MBps", d, "tunnel_files_MBps", f, "tunnel_upstream_MBps", u));
-            row((big >> 20) + " MiB upload x" + n + ": MB/s", fmt(d), fmt(f), fmt(u), true);
+            row((big >> 20) + " MiB upload x" + n + " (direct: a sink reading the whole body): MB/s", fmt(d),
+                    fmt(f), fmt(u), true);
         }
     }
 
@@ -230,7 +238,7 @@ public final class TunnelBench {
         for (int i = 0; i < o.originProcesses(); i++) {
             startOrigin("many" + i, "--root", data.toString(), "--connections", String.valueOf(o.tunnelsPerProcess()));
         }
-        awaitTunnels(2 + total);
+        awaitTunnels(3 + total);
         long after = (long) number(admin(true), "heapUsedBytes");
         double perTunnel = (after - before) / (double) total;
         // Restart the proxy: same ports, same data directory (certificate and tokens).
@@ -239,13 +247,13 @@ public final class TunnelBench {
         processes.remove(proxy);
         long t0 = System.nanoTime();
         startProxy();
-        awaitTunnels(2 + total);
+        awaitTunnels(3 + total);
         double reconnect = (System.nanoTime() - t0) / 1e9;
         results.put("many_origins", Map.of("tunnels", total, "proxy_heap_per_tunnel_bytes", perTunnel,
                 "reconnect_all_seconds", reconnect));
         table.add(new String[] {total + " connected tunnels: proxy heap per tunnel (KiB)", "", fmt(perTunnel / 1024),
                 "", ""});
-        table.add(new String[] {"proxy restart: seconds until all " + (2 + total) + " tunnels are back", "",
+        table.add(new String[] {"proxy restart: seconds until all " + (3 + total) + " tunnels are back", "",
                 fmt(reconnect), "", ""});
     }
 
@@ -289,7 +297,7 @@ public final class TunnelBench {
             }
             if (upload) {
                 cmd.addAll(List.of("-X", "POST", "-T", data.resolve("big.bin").toString(),
-                        "-H", "Content-Type: application/octet-stream"));
+                        "-H", "Content-Type: application/octet-stream", "-H", "Expect:"));
             }
             cmd.add(url);
             ps.add(new ProcessBuilder(cmd).redirectErrorStream(true).start());
@@ -348,6 +356,47 @@ public final class TunnelBench {
                         ReferenceCountUtil.release(msg);
                     }
                 }).connect("127.0.0.1", httpPort).sync().channel();
+    }
+
+    /** An HTTP server that reads every request body to the end, then answers 200. */
+    private static final class UploadSink implements AutoCloseable {
+        private final EventLoopGroup group = Transport.newGroup(1, "upload-sink");
+        private final Channel server;
+
+        UploadSink() throws InterruptedException {
+            server = new ServerBootstrap().group(group).channel(Transport.serverChannel())
+                    .childHandler(new ChannelInitializer<Channel>() {
+                        @Override
+                        protected void initChannel(Channel ch) {
+                            ch.pipeline().addLast(new io.netty.handler.codec.http.HttpServerCodec(),
+                                    new ChannelInboundHandlerAdapter() {
+                                        @Override
+                                        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                            boolean last = msg instanceof io.netty.handler.codec.http.LastHttpContent;
+                                            ReferenceCountUtil.release(msg);
+                                            if (last) {
+                                                var r = new io.netty.handler.codec.http.DefaultFullHttpResponse(
+                                                        io.netty.handler.codec.http.HttpVersion.HTTP_1_1,
+                                                        io.netty.handler.codec.http.HttpResponseStatus.OK,
+                                                        Unpooled.copiedBuffer("ok\n", StandardCharsets.US_ASCII));
+                                                r.headers().set("content-length", 3);
+                                                ctx.writeAndFlush(r);
+                                            }
+                                        }
+                                    });
+                        }
+                    }).bind("127.0.0.1", 0).sync().channel();
+        }
+
+        int port() {
+            return ((InetSocketAddress) server.localAddress()).getPort();
+        }
+
+        @Override
+        public void close() {
+            server.close();
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
     }
 
     // ---------------------------------------------------------------------------------------
@@ -424,7 +473,7 @@ public final class TunnelBench {
         List<String> cmd = java("proxy", "--bind", "127.0.0.1", "--port", String.valueOf(httpPort),
                 "--tunnel-port", String.valueOf(tunnelPort), "--admin-port", String.valueOf(adminPort),
                 "--domain", "bench", "--default-tunnel", "files", "--token", "files=" + TOKEN,
-                "--token", "upstream=" + TOKEN, "--data-dir",
+                "--token", "upstream=" + TOKEN, "--token", "sink=" + TOKEN, "--data-dir",
                 o.work().resolve("proxy-data").toString(), "--response-timeout", "300s");
         for (int i = 0; i < o.originProcesses(); i++) {
             cmd.add("--token");

@@ -140,8 +140,8 @@ public record SpdySessionConfig(
         private SpdyProtocol protocol = SpdyProtocol.SPDY_3_1;
         private boolean legacyPeer;
         private int initialStreamWindow = 256 * 1024;
-        private int sessionWindow = 64 * 1024 * 1024;
-        private int maxConcurrentStreams = 10_000;
+        private int sessionWindow = 1 << 30;
+        private int maxConcurrentStreams = 100_000;
         private int maxFrameSize = 32 * 1024;
         private int maxInboundChunk = 64 * 1024;
         private int maxHeaderBlockSize = 32 * 1024;

@@ -32,12 +32,7 @@ public final class TlsContexts {
     public static SslContext server(SelfSignedCertificate cert, List<String> alpn) {
         try {
             SslContextBuilder b = SslContextBuilder.forServer(cert.key(), cert.certificate()).sslProvider(PROVIDER);
-            if (!alpn.isEmpty()) {
-                b.applicationProtocolConfig(new ApplicationProtocolConfig(Protocol.ALPN,
-                        SelectorFailureBehavior.NO_ADVERTISE,
-                        SelectedListenerFailureBehavior.ACCEPT, alpn));
-            }
-            return b.build();
+            return withAlpn(b, alpn).build();
         } catch (SSLException e) {
             throw new IllegalStateException("cannot build a TLS server context", e);
         }
@@ -94,12 +89,7 @@ public final class TlsContexts {
             } else {
                 b.trustManager(trusted);
             }
-            if (!alpn.isEmpty()) {
-                b.applicationProtocolConfig(new ApplicationProtocolConfig(Protocol.ALPN,
-                        SelectorFailureBehavior.NO_ADVERTISE,
-                        SelectedListenerFailureBehavior.ACCEPT, alpn));
-            }
-            return b.build();
+            return withAlpn(b, alpn).build();
         } catch (SSLException e) {
             throw new IllegalStateException("cannot build a TLS client context", e);
         }
@@ -112,5 +102,13 @@ public final class TlsContexts {
         } catch (SSLException e) {
             throw new IllegalStateException("cannot build a TLS client context", e);
         }
+    }
+
+    private static SslContextBuilder withAlpn(SslContextBuilder b, List<String> alpn) {
+        if (!alpn.isEmpty()) {
+            b.applicationProtocolConfig(new ApplicationProtocolConfig(Protocol.ALPN,
+                    SelectorFailureBehavior.NO_ADVERTISE, SelectedListenerFailureBehavior.ACCEPT, alpn));
+        }
+        return b;
     }
 }

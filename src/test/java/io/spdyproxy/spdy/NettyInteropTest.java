@@ -366,7 +366,7 @@ class NettyInteropTest {
             NettyClient client = new NettyClient(startOurServer());
             SpdySettingsFrame settings = client.awaitSettings();
             assertThat(settings.getValue(SpdySettingsFrame.SETTINGS_INITIAL_WINDOW_SIZE)).isEqualTo(256 * 1024);
-            assertThat(settings.getValue(SpdySettingsFrame.SETTINGS_MAX_CONCURRENT_STREAMS)).isEqualTo(10_000);
+            assertThat(settings.getValue(SpdySettingsFrame.SETTINGS_MAX_CONCURRENT_STREAMS)).isEqualTo(100_000);
         }
 
         @Test

@@ -68,7 +68,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class SpdySessionLimitsTest {
 
-    private static final int DEFAULT_SESSION_WINDOW = 64 * 1024 * 1024;
+    private static final int DEFAULT_SESSION_WINDOW = 1 << 30;
 
     // ------------------------------------------------------------------------------------------
     // 1. MAX_CONCURRENT_STREAMS
@@ -431,7 +431,7 @@ class SpdySessionLimitsTest {
         Recorder app = new Recorder();
         app.consume = true;
         try (ScriptedPeer peer = new ScriptedPeer(config, app)) {
-            assertThat(wire(peer)).containsExactly("SETTINGS 4=10000 7=65536");
+            assertThat(wire(peer)).containsExactly("SETTINGS 4=100000 7=65536");
 
             peer.send(syn(1, false));
             peer.send(data(1, 10_000, false), data(1, 10_000, false), data(1, 10_000, false),
@@ -536,7 +536,7 @@ class SpdySessionLimitsTest {
         Recorder app = new Recorder();
         app.consume = true;
         try (ScriptedPeer peer = new ScriptedPeer(config, app)) {
-            assertThat(wire(peer)).containsExactly("SETTINGS 4=10000 7=65536");
+            assertThat(wire(peer)).containsExactly("SETTINGS 4=100000 7=65536");
 
             DefaultSpdySettingsFrame settings = new DefaultSpdySettingsFrame();
             settings.setValue(7, 1024 * 1024);
