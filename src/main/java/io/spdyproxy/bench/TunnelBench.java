@@ -60,7 +60,8 @@ public final class TunnelBench {
         }
 
         public static Options quick(Path jar, Path work, Path results) {
-            return new Options(jar, work, results, 2, 16L << 20, 20, 100, 1, 10, true);
+            return new Options(jar, work, results, 2, 16L << 20, Integer.getInteger("bench.slowClients", 20),
+                    Integer.getInteger("bench.idleStreams", 100), 1, 10, true);
         }
     }
 

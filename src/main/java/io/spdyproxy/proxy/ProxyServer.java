@@ -119,6 +119,7 @@ public final class ProxyServer implements AutoCloseable {
             protected void initChannel(Channel ch) {
                 clients.add(ch);
                 ch.config().setAutoRead(false);
+                Transport.limitUnsent(ch, 128 * 1024);
                 if (tls != null) {
                     ch.pipeline().addLast("tls", tls.newHandler(ch.alloc()));
                 }

@@ -36,6 +36,19 @@ public final class Transport {
         return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(name, true), io);
     }
 
+    /**
+     * Caps the bytes a socket keeps queued in the kernel but not yet sent (Linux
+     * TCP_NOTSENT_LOWAT, epoll only). Unsent data then waits in our own queues, where the SPDY
+     * scheduler can still put a small response ahead of bulk data, and a slow client stops taking
+     * data at our pace instead of soaking megabytes into its send buffer; throughput is unaffected
+     * because data in flight does not count.
+     */
+    public static void limitUnsent(io.netty.channel.Channel ch, int bytes) {
+        if (EPOLL && ch instanceof io.netty.channel.epoll.EpollSocketChannel) {
+            ch.config().setOption(io.netty.channel.epoll.EpollChannelOption.TCP_NOTSENT_LOWAT, (long) bytes);
+        }
+    }
+
     public static Class<? extends ServerSocketChannel> serverChannel() {
         return EPOLL ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
     }

@@ -55,6 +55,7 @@ public final class TunnelAcceptor extends ChannelInitializer<Channel> {
 
     @Override
     protected void initChannel(Channel ch) {
+        io.spdyproxy.transport.Transport.limitUnsent(ch, 256 * 1024);
         if (ssl != null) {
             ch.pipeline().addLast("tls", ssl.newHandler(ch.alloc()));
         }

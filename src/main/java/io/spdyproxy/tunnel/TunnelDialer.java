@@ -69,6 +69,7 @@ public final class TunnelDialer {
                 .handler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
+                        Transport.limitUnsent(ch, 256 * 1024);
                         if (ssl != null) {
                             ch.pipeline().addLast("tls", ssl.newHandler(ch.alloc(), target.host(), target.port()));
                         }
