@@ -18,4 +18,4 @@ fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 [ -f target/spdy-proxy.jar ] && [ -z "$(find src pom.xml -newer target/spdy-proxy.jar -print -quit)" ] \
   || mvn -B -q package -DskipTests
-exec java -Xmx2g $BENCH_OPTS -jar target/spdy-proxy.jar bench "$@"
+exec java -Xmx2g ${BENCH_OPTS:-} -jar target/spdy-proxy.jar bench "$@"
