@@ -15,7 +15,26 @@ public final class Main implements Runnable {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new Main()).execute(args));
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The command line with a handler that turns startup failures into one clear line. */
+    static CommandLine commandLine() {
+        return new CommandLine(new Main()).setExecutionExceptionHandler((e, cmd, parsed) -> {
+            Throwable root = e;
+            while (root.getCause() != null && root.getCause() != root) {
+                root = root.getCause();
+            }
+            String why = root instanceof java.net.BindException || String.valueOf(root.getMessage()).contains("bind(")
+                    ? "cannot listen: " + root.getMessage() + " (is the port in use?)"
+                    : root.getClass().getSimpleName() + ": " + root.getMessage();
+            cmd.getErr().println("spdy-proxy " + cmd.getCommandName() + ": " + (e.getMessage() != null
+                    && e == root ? e.getMessage() : why));
+            if (Boolean.getBoolean("spdyproxy.debug")) {
+                e.printStackTrace(cmd.getErr());
+            }
+            return 1;
+        });
     }
 
     @Override
