@@ -64,7 +64,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 @Timeout(60)
 class TunnelEndToEndTest {
-    private static final Path TESTDATA = Path.of("/work/shared/testdata");
+    private static final Path TESTDATA = io.spdyproxy.testing.TestData.dir();
     /** The original suite's files and their sizes (used to generate stand-ins when absent). */
     private static final Map<String, Integer> MEDIA = new LinkedHashMap<>();
 

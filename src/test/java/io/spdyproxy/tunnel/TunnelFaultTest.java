@@ -81,7 +81,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(60)
 class TunnelFaultTest {
-    private static final Path TESTDATA = Path.of("/work/shared/testdata");
+    private static final Path TESTDATA = io.spdyproxy.testing.TestData.dir();
 
     /** The original Go origin's handshake, byte for byte (PROTOCOL.md). */
     private static final String GO_HANDSHAKE = "PUT / HTTP/1.1\r\nHost: localhost:1444\r\n"

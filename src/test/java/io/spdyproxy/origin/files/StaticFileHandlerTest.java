@@ -84,7 +84,7 @@ class StaticFileHandlerTest {
     private static final int MAX_FETCH = (int) (16 * MIB);
     private static final Instant MTIME = Instant.parse("2021-03-04T05:06:07Z");
     private static final String MTIME_HTTP = "Thu, 04 Mar 2021 05:06:07 GMT";
-    private static final Path TESTDATA = Path.of("/work/shared/testdata");
+    private static final Path TESTDATA = io.spdyproxy.testing.TestData.dir();
     private static final String SECRET = "TOP-SECRET-OUTSIDE-THE-ROOT";
 
     /** Request bodies: byte {@code i} is {@code PATTERN[i % P]} (P prime: never chunk aligned). */
