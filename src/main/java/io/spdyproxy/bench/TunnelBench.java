@@ -465,7 +465,13 @@ public final class TunnelBench {
 
     private List<String> java(String... args) {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-XX:+AlwaysPreTouch", "-jar", o.jar().toString()));
+                "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-XX:+AlwaysPreTouch"));
+        String jfr = System.getProperty("bench.jfr"); // profile the proxy and origins: a .jfc settings file
+        if (jfr != null) {
+            cmd.add("-XX:StartFlightRecording=settings=" + jfr + ",filename=" + o.work().resolve(args[0] + "-"
+                    + System.nanoTime() + ".jfr") + ",dumponexit=true");
+        }
+        cmd.addAll(List.of("-jar", o.jar().toString()));
         cmd.addAll(List.of(args));
         return cmd;
     }
