@@ -90,8 +90,9 @@ public final class TunnelDialer {
                 ch.close();
             }
         }, timeout.toNanos(), TimeUnit.NANOSECONDS);
-        ch.closeFuture().addListener(x -> result.completeExceptionally(
-                new java.io.IOException("connection to the proxy closed during the handshake")));
+        ch.closeFuture().addListener(x -> result.completeExceptionally(f.isDone() && f.cause() != null
+                ? f.cause() // e.g. connection refused: say that, not "closed"
+                : new java.io.IOException("connection to the proxy closed during the handshake")));
         return result;
     }
 
