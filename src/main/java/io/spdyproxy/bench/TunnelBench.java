@@ -139,10 +139,10 @@ public final class TunnelBench {
             Map<String, String> upstream = wrk(c, url(httpPort, "/small.bin"), "upstream.bench");
             results.put("small_c" + c, Map.of("direct", direct, "tunnel_files", files, "tunnel_upstream", upstream));
             row("1 KiB responses, " + c + " conn: requests/s", direct.get("rps"), files.get("rps"),
-                    upstream.get("rps"), true);
+                    upstream.get("rps"));
             for (String p : new String[] {"p50", "p99", "p999"}) {
                 row("1 KiB responses, " + c + " conn: latency " + p.replace("p999", "p99.9") + " (µs)",
-                        direct.get(p), files.get(p), upstream.get(p), false);
+                        direct.get(p), files.get(p), upstream.get(p));
             }
         }
     }
@@ -159,7 +159,7 @@ public final class TunnelBench {
             double f = curlParallel(n, url(httpPort, "/big.bin"), "files.bench", false);
             double u = curlParallel(n, url(httpPort, "/big.bin"), "upstream.bench", false);
             results.put("download_x" + n, Map.of("direct_MBps", d, "tunnel_files_MBps", f, "tunnel_upstream_MBps", u));
-            row((big >> 20) + " MiB download x" + n + ": MB/s", fmt(d), fmt(f), fmt(u), true);
+            row((big >> 20) + " MiB download x" + n + ": MB/s", fmt(d), fmt(f), fmt(u));
         }
         // nginx answers a POST before it has read the body, so uploads go to a sink that reads all
         // of it first: directly, through the file server (which drains it), and behind the origin.
@@ -169,7 +169,7 @@ public final class TunnelBench {
             double u = curlParallel(n, url(httpPort, "/upload"), "sink.bench", true);
             results.put("upload_x" + n, Map.of("direct_MBps", d, "tunnel_files_MBps", f, "tunnel_upstream_MBps", u));
             row((big >> 20) + " MiB upload x" + n + " (direct: a sink reading the whole body): MB/s", fmt(d),
-                    fmt(f), fmt(u), true);
+                    fmt(f), fmt(u));
         }
     }
 
@@ -563,7 +563,7 @@ public final class TunnelBench {
     // ---------------------------------------------------------------------------------------
     // Results
 
-    private void row(String name, String direct, String files, String upstream, boolean higherIsBetter) {
+    private void row(String name, String direct, String files, String upstream) {
         table.add(new String[] {name, direct, files, upstream, ratio(files, direct) + " / " + ratio(upstream, direct)});
     }
 

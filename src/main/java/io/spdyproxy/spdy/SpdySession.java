@@ -819,7 +819,6 @@ public final class SpdySession {
         }
         s.bytesReceived += len;
         s.unconsumed += len;
-        s.dataReceived = true;
         s.remoteFin = fin;
         try {
             s.listener.onData(s, data, fin);

@@ -44,7 +44,6 @@ public final class SpdyStream {
     Scheduling scheduling = Scheduling.IDLE;
     boolean headersSent;
     boolean headersReceived;
-    boolean dataReceived;
     boolean remoteFin;
     boolean endQueued;
     int sendWindow;
