@@ -33,6 +33,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -53,15 +54,25 @@ public final class TunnelBench {
 
     /** Sizes of one run; {@link #quick()} is the smoke run the test suite makes. */
     public record Options(Path jar, Path work, Path results, int seconds, long bigBytes, int slowClients,
-            int idleStreams, int originProcesses, int tunnelsPerProcess, boolean quick) {
+            int idleStreams, int originProcesses, int tunnelsPerProcess, boolean quick, Set<String> only) {
+
+        /** The scenario names {@code --only} accepts. */
+        public static final List<String> SCENARIOS = List.of("small", "transfers", "storm", "idle", "origins");
 
         public static Options full(Path jar, Path work, Path results) {
-            return new Options(jar, work, results, 10, 1L << 30, 1000, 10_000, 4, 250, false);
+            return new Options(jar, work, results, 10, 1L << 30, Integer.getInteger("bench.slowClients", 1000),
+                    10_000, 4, 250, false, Set.copyOf(SCENARIOS));
+        }
+
+        /** The same sizes, running only the named scenarios. */
+        public Options withOnly(Set<String> names) {
+            return new Options(jar, work, results, seconds, bigBytes, slowClients, idleStreams, originProcesses,
+                    tunnelsPerProcess, quick, Set.copyOf(names));
         }
 
         public static Options quick(Path jar, Path work, Path results) {
             return new Options(jar, work, results, 2, 16L << 20, Integer.getInteger("bench.slowClients", 20),
-                    Integer.getInteger("bench.idleStreams", 100), 1, 10, true);
+                    Integer.getInteger("bench.idleStreams", 100), 1, 10, true, Set.copyOf(SCENARIOS));
         }
     }
 
@@ -116,11 +127,21 @@ public final class TunnelBench {
             startOrigin("sink", "--upstream", "http://127.0.0.1:" + sinkPort);
             awaitTunnels(3);
             results.put("machine", machine());
-            smallResponses();
-            largeTransfers();
-            slowClientStorm();
-            idleStreams();
-            manyOrigins();
+            if (o.only().contains("small")) {
+                smallResponses();
+            }
+            if (o.only().contains("transfers")) {
+                largeTransfers();
+            }
+            if (o.only().contains("storm")) {
+                slowClientStorm();
+            }
+            if (o.only().contains("idle")) {
+                idleStreams();
+            }
+            if (o.only().contains("origins")) {
+                manyOrigins();
+            }
         }
         return writeResults();
     }
@@ -183,6 +204,11 @@ public final class TunnelBench {
                 slow.add(slowClient(group, received));
             }
             waitUntil(() -> received.get() > 0, 20_000);
+            for (int i = 0; i < Integer.getInteger("bench.stormSlices", 0); i++) {
+                long r0 = received.get();
+                wrk(1, url(httpPort, "/small.bin"), "files.bench");
+                out.println("  slice " + i + ": " + (received.get() - r0) / 1e6 + " MB delivered, " + admin(false));
+            }
             Map<String, String> probe = wrk(1, url(httpPort, "/small.bin"), "files.bench");
             String status = admin(true);
             long heap = (long) number(status, "heapUsedBytes");
@@ -577,11 +603,14 @@ public final class TunnelBench {
         String stamp = Instant.now().toString().replace(":", "").replaceAll("\\..*", "");
         Files.writeString(o.results().resolve("latest.md"), md.toString());
         Files.writeString(o.results().resolve("latest.json"), toJson(results) + "\n");
-        if (!o.quick()) {
+        boolean complete = o.only().containsAll(Options.SCENARIOS);
+        if (!o.quick() && complete) {
             Files.writeString(o.results().resolve("run-" + stamp + ".md"), md.toString());
             Files.writeString(o.results().resolve("run-" + stamp + ".json"), toJson(results) + "\n");
         }
-        plot();
+        if (o.only().contains("small") && o.only().contains("transfers")) {
+            plot();
+        }
         return md.toString();
     }
 

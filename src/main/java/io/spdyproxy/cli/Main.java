@@ -1,5 +1,6 @@
 package io.spdyproxy.cli;
 
+import io.netty.util.ResourceLeakDetector;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -15,6 +16,12 @@ public final class Main implements Runnable {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
+        if (System.getProperty("io.netty.leakDetection.level") == null
+                && System.getProperty("io.netty.leakDetectionLevel") == null) {
+            // Netty samples buffers for leaks by default, at the cost of a stack trace each; our
+            // tests run the paranoid level instead. -Dio.netty.leakDetection.level=simple restores it.
+            ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);
+        }
         System.exit(commandLine().execute(args));
     }
 

@@ -63,6 +63,10 @@ final class OriginCommand implements Callable<Integer> {
     @Option(names = "--allow-uploads", description = "Accept PUT uploads into --root.")
     Boolean allowUploads;
 
+    @Option(names = "--file-cache-ttl", converter = Durations.class,
+            description = "How long a small file (up to 64 KiB) read once is answered from memory without a disk check; 0 turns the cache off (default: 1s).")
+    Duration fileCacheTtl;
+
     @Option(names = "--ping-interval", converter = Durations.class,
             description = "Keepalive PING interval (default: 15s).")
     Duration pingInterval;
@@ -71,7 +75,8 @@ final class OriginCommand implements Callable<Integer> {
     Boolean legacyHandshake;
 
     static final Set<String> KEYS = Set.of("proxy", "name", "token", "root", "upstream", "fingerprint", "ca",
-            "insecure", "connections", "showHidden", "allowUploads", "pingInterval", "legacyHandshake");
+            "insecure", "connections", "showHidden", "allowUploads", "fileCacheTtl", "pingInterval",
+            "legacyHandshake");
 
     @Override
     public Integer call() throws Exception {
@@ -100,7 +105,9 @@ final class OriginCommand implements Callable<Integer> {
             Path dir = root != null ? root : Path.of(y.string("root", "."));
             FileServerConfig fc = FileServerConfig.of(dir)
                     .withShowHidden(showHidden != null ? showHidden : y.bool("showHidden", false))
-                    .withAllowUploads(allowUploads != null ? allowUploads : y.bool("allowUploads", false));
+                    .withAllowUploads(allowUploads != null ? allowUploads : y.bool("allowUploads", false))
+                    .withCacheValidity(fileCacheTtl != null ? fileCacheTtl
+                            : y.duration("fileCacheTtl", FileServerConfig.DEFAULT_CACHE_VALIDITY));
             StaticFileHandler h = new StaticFileHandler(fc);
             handler = h;
             resource = h;

@@ -15,6 +15,10 @@ final class TunnelBenchCommand implements Callable<Integer> {
     @Option(names = "--quick", description = "A short smoke run with small sizes.")
     boolean quick;
 
+    @Option(names = "--only", split = ",", paramLabel = "SCENARIO",
+            description = "Run only these scenarios (comma-separated): small, transfers, storm, idle, origins.")
+    java.util.Set<String> only;
+
     @Option(names = "--results", defaultValue = "bench/results", description = "Where results go (default: ${DEFAULT-VALUE}).")
     Path results;
 
@@ -27,6 +31,15 @@ final class TunnelBenchCommand implements Callable<Integer> {
         Path dir = work != null ? work : Files.createTempDirectory("spdy-proxy-bench");
         TunnelBench.Options o = quick ? TunnelBench.Options.quick(jar, dir, results)
                 : TunnelBench.Options.full(jar, dir, results);
+        if (only != null && !only.isEmpty()) {
+            for (String name : only) {
+                if (!TunnelBench.Options.SCENARIOS.contains(name)) {
+                    throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                            "unknown scenario '" + name + "'; known: " + TunnelBench.Options.SCENARIOS);
+                }
+            }
+            o = o.withOnly(only);
+        }
         String table;
         try {
             table = TunnelBench.run(o, System.out);

@@ -34,7 +34,7 @@ final class FileBodyProducer {
     record Region(long position, long length) implements Part {}
 
     private final HttpExchange exchange;
-    private final FileChannel file;
+    private final FileChannel file; // null when every part is in memory
     private final ArrayDeque<Part> parts;
     private final Executor executor;
     private final int chunkSize;
@@ -135,6 +135,9 @@ final class FileBodyProducer {
             }
         }
         parts.clear();
+        if (file == null) {
+            return; // a body from memory
+        }
         try {
             file.close();
         } catch (IOException e) {

@@ -53,6 +53,7 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
     private final Path realRoot;
     private final ExecutorService io;
     private final SecureRandom random = new SecureRandom();
+    private final FileCache cache;
 
     public StaticFileHandler(FileServerConfig config) throws IOException {
         this.config = config;
@@ -61,6 +62,8 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
             throw new IOException("root: " + config.root() + " (expected: a directory)");
         }
         this.io = Executors.newFixedThreadPool(config.ioThreads(), new DefaultThreadFactory("file-io", true));
+        this.cache = config.cacheValidity().isZero() ? null
+                : new FileCache(config.cacheValidity().toNanos(), config.cacheBytes(), config.chunkSize());
     }
 
     public Path root() {
@@ -71,7 +74,10 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
     public void onRequest(HttpExchange ex) {
         HttpMethod method = ex.request().method();
         if (method.equals(HttpMethod.GET) || method.equals(HttpMethod.HEAD)) {
-            io.execute(() -> serve(ex, method.equals(HttpMethod.HEAD)));
+            boolean headOnly = method.equals(HttpMethod.HEAD);
+            if (!serveCached(ex, headOnly)) {
+                io.execute(() -> serve(ex, headOnly));
+            }
         } else if (method.equals(HttpMethod.POST)) {
             if (!ex.requestHasBody()) {
                 io.execute(() -> serve(ex, false));
@@ -96,6 +102,30 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
             r.headers().set(HttpHeaderNames.ALLOW, config.allowUploads() ? ALLOW_WRITE : ALLOW_READ);
             sendText(ex, r, "method not allowed\n");
         }
+    }
+
+    /** Answers from the cache, on the event loop, when it holds a valid copy of the file. */
+    private boolean serveCached(HttpExchange ex, boolean headOnly) {
+        if (cache == null) {
+            return false;
+        }
+        String key;
+        try {
+            key = RequestPaths.decode(ex.request().uri()).path();
+        } catch (RequestPaths.BadPath e) {
+            return false; // the I/O path answers it
+        }
+        FileCache.Entry e = cache.get(key);
+        if (e == null) {
+            return false;
+        }
+        try {
+            serveFile(ex, e.real(), e.size(), e.lastModifiedMillis(), e.content(), headOnly);
+        } catch (IOException | RuntimeException x) { // memory only: not expected
+            log.warn("serving {} from memory failed: {}", ex.request().uri(), x.toString());
+            error(ex, HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error");
+        }
+        return true;
     }
 
     private void serve(HttpExchange ex, boolean headOnly) {
@@ -128,12 +158,12 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
                 }
                 Path index = real.resolve("index.html");
                 if (Files.isRegularFile(index, LinkOption.NOFOLLOW_LINKS)) {
-                    serveFile(ex, index, Files.readAttributes(index, BasicFileAttributes.class), headOnly);
+                    serveFile(ex, null, index, Files.readAttributes(index, BasicFileAttributes.class), headOnly);
                 } else {
                     list(ex, d.path(), real, headOnly);
                 }
             } else if (attrs.isRegularFile()) {
-                serveFile(ex, real, attrs, headOnly);
+                serveFile(ex, d.path(), real, attrs, headOnly);
             } else {
                 error(ex, HttpResponseStatus.FORBIDDEN, "not a regular file");
             }
@@ -145,11 +175,55 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
         }
     }
 
-    private void serveFile(HttpExchange ex, Path file, BasicFileAttributes attrs, boolean headOnly)
+    /**
+     * Serves a regular file found on disk (on the I/O executor). A small one is read whole and,
+     * when {@code cacheKey} is given, kept in the cache for the next requests.
+     */
+    private void serveFile(HttpExchange ex, String cacheKey, Path file, BasicFileAttributes attrs, boolean headOnly)
             throws IOException {
-        HttpHeaders req = ex.request().headers();
         long size = attrs.size();
-        Preconditions.Validators v = Preconditions.Validators.of(size, attrs.lastModifiedTime().toMillis());
+        long modified = attrs.lastModifiedTime().toMillis();
+        if (cacheKey == null || cache == null || !cache.fits(size)) {
+            serveFile(ex, file, size, modified, null, headOnly);
+            return;
+        }
+        FileCache.Entry e = cache.revalidate(cacheKey, file, size, modified);
+        if (e == null) {
+            ByteBuf content = Unpooled.directBuffer((int) size);
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+                while (content.isWritable()) {
+                    if (content.writeBytes(ch, content.readableBytes(), content.writableBytes()) < 0) {
+                        throw new IOException("file shrank while being read");
+                    }
+                }
+            } catch (IOException | RuntimeException ioe) {
+                content.release();
+                throw ioe;
+            }
+            e = cache.put(cacheKey, file, size, modified, content);
+        }
+        serveFile(ex, file, size, modified, e.content(), headOnly);
+    }
+
+    /**
+     * Answers for one regular file: from {@code content} when given (its whole bytes, a reference
+     * this method releases), else read from {@code file} as the stream can take it.
+     */
+    private void serveFile(HttpExchange ex, Path file, long size, long modified, ByteBuf content,
+            boolean headOnly) throws IOException {
+        try {
+            serveFile0(ex, file, size, modified, content, headOnly);
+        } finally {
+            if (content != null) {
+                content.release();
+            }
+        }
+    }
+
+    private void serveFile0(HttpExchange ex, Path file, long size, long modified, ByteBuf content,
+            boolean headOnly) throws IOException {
+        HttpHeaders req = ex.request().headers();
+        Preconditions.Validators v = Preconditions.Validators.of(size, modified);
         switch (Preconditions.evaluate(req, v, true)) {
             case NOT_MODIFIED -> {
                 HttpResponse r = response(HttpResponseStatus.NOT_MODIFIED);
@@ -182,7 +256,7 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
             r.headers().set(HttpHeaderNames.CONTENT_TYPE, type);
             r.headers().set(HttpHeaderNames.CONTENT_RANGE,
                     "bytes " + one.first() + "-" + one.last() + "/" + size);
-            parts.add(new FileBodyProducer.Region(one.first(), one.length()));
+            parts.add(part(content, one.first(), one.length()));
             length = one.length();
         } else if (ranges instanceof ByteRanges.Satisfiable s) {
             // RFC 9110 section 14.6: multipart/byteranges, each part with its own Content-Range.
@@ -196,7 +270,7 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
                 ByteBuf h = Unpooled.copiedBuffer(head, StandardCharsets.US_ASCII);
                 length += h.readableBytes() + range.length();
                 parts.add(new FileBodyProducer.Bytes(h));
-                parts.add(new FileBodyProducer.Region(range.first(), range.length()));
+                parts.add(part(content, range.first(), range.length()));
             }
             ByteBuf end = Unpooled.copiedBuffer("\r\n--" + boundary + "--\r\n", StandardCharsets.US_ASCII);
             length += end.readableBytes();
@@ -205,7 +279,7 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
             r = response(HttpResponseStatus.OK);
             r.headers().set(HttpHeaderNames.CONTENT_TYPE, type);
             if (size > 0) {
-                parts.add(new FileBodyProducer.Region(0, size));
+                parts.add(part(content, 0, size));
             }
             length = size;
         }
@@ -215,6 +289,16 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
         if (headOnly || length == 0) {
             releaseParts(parts);
             ex.respond(r, true);
+            return;
+        }
+        if (content != null) {
+            if (parts.size() == 1) {
+                ex.respond(r, false);
+                ex.write(((FileBodyProducer.Bytes) parts.get(0)).content(), true);
+            } else {
+                ex.respond(r, false);
+                new FileBodyProducer(ex, null, parts, io, config.chunkSize()).start();
+            }
             return;
         }
         FileChannel ch;
@@ -244,6 +328,12 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
         }
         ex.respond(r, false);
         new FileBodyProducer(ex, ch, parts, io, config.chunkSize()).start();
+    }
+
+    /** A part of the body: a slice of the file's bytes in memory, or a region to read. */
+    private static FileBodyProducer.Part part(ByteBuf content, long position, long length) {
+        return content != null ? new FileBodyProducer.Bytes(content.retainedSlice((int) position, (int) length))
+                : new FileBodyProducer.Region(position, length);
     }
 
     private void list(HttpExchange ex, String requestPath, Path dir, boolean headOnly) throws IOException {
@@ -278,8 +368,10 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
     private void startUpload(HttpExchange ex) {
         Path target;
         boolean existed;
+        String key;
         try {
             RequestPaths.Decoded d = RequestPaths.decode(ex.request().uri());
+            key = d.path();
             if (d.directoryForm() || d.segments().isEmpty()
                     || (!config.showHidden() && hasHidden(d.segments()))) {
                 error(ex, HttpResponseStatus.FORBIDDEN, "cannot upload here");
@@ -308,7 +400,11 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
             error(ex, HttpResponseStatus.NOT_FOUND, "no such directory");
             return;
         }
-        UploadWriter writer = new UploadWriter(ex, target, existed, io);
+        UploadWriter writer = new UploadWriter(ex, target, existed, io, () -> {
+            if (cache != null) {
+                cache.invalidate(key);
+            }
+        });
         if (ex.requestHasBody()) {
             ex.onBody(writer);
         } else {
@@ -372,5 +468,8 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
     @Override
     public void close() {
         io.shutdownNow();
+        if (cache != null) {
+            cache.close();
+        }
     }
 }

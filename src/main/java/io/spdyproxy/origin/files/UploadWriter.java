@@ -31,16 +31,18 @@ final class UploadWriter implements BodyListener {
     private final Path target;
     private final boolean existed;
     private final Executor executor;
+    private final Runnable stored; // after the rename: forget cached copies of the target
     private Path temp;
     private FileChannel out;
     private CompletableFuture<Void> tail;
     private volatile boolean failed;
 
-    UploadWriter(HttpExchange exchange, Path target, boolean existed, Executor executor) {
+    UploadWriter(HttpExchange exchange, Path target, boolean existed, Executor executor, Runnable stored) {
         this.exchange = exchange;
         this.target = target;
         this.existed = existed;
         this.executor = executor;
+        this.stored = stored;
         this.tail = CompletableFuture.runAsync(this::open, executor);
         exchange.onClose(cause -> {
             if (cause != null) {
@@ -107,6 +109,7 @@ final class UploadWriter implements BodyListener {
         } catch (IOException e) {
             throw new IllegalStateException("cannot store the upload: " + e.getMessage(), e);
         }
+        stored.run();
         if (existed) {
             // RFC 9110 section 15.3.5: a 204 has neither body nor Content-Length.
             exchange.respond(new io.netty.handler.codec.http.DefaultHttpResponse(

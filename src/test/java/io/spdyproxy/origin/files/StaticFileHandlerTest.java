@@ -43,6 +43,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -158,7 +159,8 @@ class StaticFileHandlerTest {
     void getServesAFileWithTypeLengthValidatorsAndAcceptRanges() throws Exception {
         byte[] data = randomBytes(10_000, 1);
         Path file = write("movie.mp4", data);
-        start(FileServerConfig.of(root));
+        // The cache looks at the disk again on every request: a changed file shows at once.
+        start(FileServerConfig.of(root).withCacheValidity(Duration.ofNanos(1)));
 
         Resp get = get("/movie.mp4");
         assertThat(get.status()).isEqualTo(HttpResponseStatus.OK);
@@ -178,6 +180,45 @@ class StaticFileHandlerTest {
         Resp changed = get("/movie.mp4");
         assertThat(changed.header(HttpHeaderNames.ETAG)).isNotEqualTo(etag).doesNotStartWith("W/");
         assertThat(changed.body()).hasSize(10_001);
+    }
+
+    /**
+     * A small file read once is answered from memory until the cache validity runs out: still a
+     * coherent version (validators, ranges and 304s all match the bytes sent), and an upload
+     * through the server shows at once.
+     */
+    @Test
+    void smallFilesAreAnsweredFromMemoryWithinTheCacheValidity() throws Exception {
+        byte[] first = randomBytes(2_000, 21);
+        write("thumb.jpg", first);
+        start(FileServerConfig.of(root).withAllowUploads(true).withCacheValidity(Duration.ofHours(1)));
+
+        Resp a = get("/thumb.jpg");
+        assertThat(a.body()).isEqualTo(first);
+        String etag = a.header(HttpHeaderNames.ETAG);
+
+        // Changed on disk behind the server's back: the cached version is still the answer.
+        Path file = root.resolve("thumb.jpg");
+        Files.write(file, randomBytes(2_000, 22));
+        Files.setLastModifiedTime(file, FileTime.from(MTIME.plusSeconds(60)));
+        Resp cached = get("/thumb.jpg");
+        assertThat(cached.body()).isEqualTo(first);
+        assertThat(cached.header(HttpHeaderNames.ETAG)).isEqualTo(etag);
+        assertPartial(get("/thumb.jpg", "Range", "bytes=10-19"), first, 10, 19);
+        assertThat(get("/thumb.jpg", "If-None-Match", etag).status()).isEqualTo(HttpResponseStatus.NOT_MODIFIED);
+        Resp multi = get("/thumb.jpg", "Range", "bytes=0-0,5-9");
+        assertThat(multi.status()).isEqualTo(HttpResponseStatus.PARTIAL_CONTENT);
+        assertThat(new String(multi.body(), ISO_8859_1))
+                .contains(new String(Arrays.copyOfRange(first, 5, 10), ISO_8859_1));
+        assertThat(send(HttpMethod.HEAD, "/thumb.jpg", null).header(HttpHeaderNames.CONTENT_LENGTH))
+                .isEqualTo("2000");
+
+        // Replaced through the server: the next GET has the new bytes and a new validator.
+        byte[] uploaded = randomBytes(3_000, 23);
+        assertThat(send(HttpMethod.PUT, "/thumb.jpg", uploaded).status()).isEqualTo(HttpResponseStatus.NO_CONTENT);
+        Resp fresh = get("/thumb.jpg");
+        assertThat(fresh.body()).isEqualTo(uploaded);
+        assertThat(fresh.header(HttpHeaderNames.ETAG)).isNotEqualTo(etag);
     }
 
     @Test
