@@ -76,6 +76,11 @@ public final class SpdySession {
     private volatile State state = State.ACTIVE;
     private int nextLocalStreamId;
     private int nextPingId;
+    private int silentPingId = -1;
+    private long silentPingNanos;
+    private long smoothedRttNanos;
+    /** Receive-window growth held by open streams (see windowGrowth). */
+    private long windowGrowth;
     private int lastRemoteStreamId;
     private int localActive;
     private int remoteActive;
@@ -106,6 +111,9 @@ public final class SpdySession {
     private volatile long dataBytesReceived;
     private volatile long streamsOpened;
     private volatile int activeStreamCount;
+
+    /** Growth needs half a window consumed within this long at least, however short the RTT. */
+    private static final long GROWTH_CYCLE_FLOOR_NANOS = TimeUnit.MILLISECONDS.toNanos(4);
 
     private record PendingPing(long startNanos, CompletableFuture<Duration> future) {}
 
@@ -506,12 +514,50 @@ public final class SpdySession {
         }
         if (stream != null && stream.canReceiveRemote() && !stream.remoteFin) {
             stream.unackedConsumed += bytes;
-            if (stream.unackedConsumed >= config.effectiveStreamWindow() / 2) {
-                stream.recvWindow += stream.unackedConsumed;
-                write(new DefaultSpdyWindowUpdateFrame(stream.id(), stream.unackedConsumed));
+            if (stream.unackedConsumed >= stream.recvTarget / 2) {
+                int credit = stream.unackedConsumed + windowGrowth(stream);
+                stream.recvWindow += credit;
+                write(new DefaultSpdyWindowUpdateFrame(stream.id(), credit));
                 stream.unackedConsumed = 0;
             }
         }
+    }
+
+    /**
+     * Receive-window auto-tuning (what QUIC implementations do): when half a stream's window was
+     * consumed within two round trips (and at least {@link #GROWTH_CYCLE_FLOOR_NANOS}), the window
+     * limits the stream rather than its consumer, so it doubles, up to the configured maximum and
+     * within the session's growth budget. A slow consumer never gets there, so its stream keeps
+     * the initial window and what we buffer for it stays small. Returns the extra credit.
+     */
+    private int windowGrowth(SpdyStream s) {
+        long now = System.nanoTime();
+        long last = s.lastCreditNanos;
+        s.lastCreditNanos = now;
+        int max = config.effectiveMaxStreamWindow();
+        if (last == 0 || s.recvTarget >= max) {
+            return 0; // the first half-window may have landed in socket buffers: no signal yet
+        }
+        if (now - last > Math.max(2 * smoothedRttNanos, GROWTH_CYCLE_FLOOR_NANOS)) {
+            return 0;
+        }
+        int grow = Math.min(s.recvTarget, max - s.recvTarget);
+        if (windowGrowth + grow > config.windowGrowthBudget()) {
+            return 0;
+        }
+        windowGrowth += grow;
+        s.recvTarget += grow;
+        return grow;
+    }
+
+    /** Feeds a round-trip sample (any PING of ours answered) into the smoothed RTT. */
+    private void rttSample(long nanos) {
+        smoothedRttNanos = smoothedRttNanos == 0 ? nanos : (7 * smoothedRttNanos + nanos) / 8;
+    }
+
+    /** The smoothed round-trip time from PINGs, or zero before the first answer. */
+    public Duration smoothedRtt() {
+        return Duration.ofNanos(smoothedRttNanos);
     }
 
     private void sessionConsumed(long bytes) {
@@ -609,6 +655,8 @@ public final class SpdySession {
             }
         }
         activeStreamCount = streams.size();
+        windowGrowth -= s.recvTarget - config.effectiveStreamWindow();
+        s.recvTarget = config.effectiveStreamWindow();
         s.releaseQueue();
         if (!s.sessionCreditReturned) {
             // Bytes delivered but never consumed would shrink the session window for good if the
@@ -713,10 +761,16 @@ public final class SpdySession {
             missedPings = 0;
         }
         framesSinceKeepalive = 0;
-        int id = nextPingId;
-        nextPingId += 2;
-        write(new DefaultSpdyPingFrame(id));
+        silentPing();
         flushSoon();
+    }
+
+    /** A keepalive PING, whose answer feeds the RTT estimate. */
+    private void silentPing() {
+        silentPingId = nextPingId;
+        silentPingNanos = System.nanoTime();
+        nextPingId += 2;
+        write(new DefaultSpdyPingFrame(silentPingId));
     }
 
     void readStarted() {
@@ -1018,10 +1072,14 @@ public final class SpdySession {
         int id = f.id();
         if (config.role().isLocal(id)) {
             PendingPing p = pings.remove(id);
+            long now = System.nanoTime();
             if (p != null) {
-                p.future().complete(Duration.ofNanos(System.nanoTime() - p.startNanos()));
+                rttSample(now - p.startNanos());
+                p.future().complete(Duration.ofNanos(now - p.startNanos()));
+            } else if (id == silentPingId) {
+                rttSample(now - silentPingNanos);
             }
-            return; // the answer to one of ours (keepalive pings have no entry)
+            return; // the answer to one of ours
         }
         writeControl(new DefaultSpdyPingFrame(id));
     }

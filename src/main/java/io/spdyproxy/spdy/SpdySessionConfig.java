@@ -13,6 +13,12 @@ import java.util.Objects;
  *     a stream-0 WINDOW_UPDATE, and let request bodies pass its never-granted window up to {@link
  *     #legacyWindowAllowance}
  * @param initialStreamWindow the receive window we grant each stream (announced in SETTINGS)
+ * @param maxStreamWindow how far a stream's receive window may grow: a stream whose data is
+ *     consumed as fast as it arrives gets its window doubled (up to this) with the next
+ *     WINDOW_UPDATE, so one stream can fill a fast or long link; equal to
+ *     {@code initialStreamWindow} turns growth off
+ * @param windowGrowthBudget the most bytes of such growth all streams of the session hold at
+ *     once, which bounds what fast streams that then stall can make us buffer
  * @param sessionWindow the SPDY/3.1 session receive window
  * @param maxConcurrentStreams streams the peer may have open towards us; more are REFUSED_STREAM
  * @param maxFrameSize largest DATA payload we send in one frame
@@ -38,6 +44,8 @@ public record SpdySessionConfig(
         SpdyProtocol protocol,
         boolean legacyPeer,
         int initialStreamWindow,
+        int maxStreamWindow,
+        int windowGrowthBudget,
         int sessionWindow,
         int maxConcurrentStreams,
         int maxFrameSize,
@@ -63,6 +71,10 @@ public record SpdySessionConfig(
         Objects.requireNonNull(resetWindow, "resetWindow");
         Objects.requireNonNull(pingInterval, "pingInterval");
         positive(initialStreamWindow, "initialStreamWindow");
+        if (maxStreamWindow < initialStreamWindow || windowGrowthBudget < 0) {
+            throw new IllegalArgumentException("maxStreamWindow: " + maxStreamWindow + ", windowGrowthBudget: "
+                    + windowGrowthBudget + " (expected: >= initialStreamWindow " + initialStreamWindow + ", >= 0)");
+        }
         positive(sessionWindow, "sessionWindow");
         positive(maxConcurrentStreams, "maxConcurrentStreams");
         positive(maxFrameSize, "maxFrameSize");
@@ -107,6 +119,11 @@ public record SpdySessionConfig(
         return legacyPeer ? DEFAULT_WINDOW : initialStreamWindow;
     }
 
+    /** The most a stream's receive window grows to; a legacy peer's windows stay fixed. */
+    int effectiveMaxStreamWindow() {
+        return legacyPeer ? DEFAULT_WINDOW : maxStreamWindow;
+    }
+
     public static Builder builder(SpdyRole role) {
         return new Builder(role);
     }
@@ -116,6 +133,8 @@ public record SpdySessionConfig(
         b.protocol = protocol;
         b.legacyPeer = legacyPeer;
         b.initialStreamWindow = initialStreamWindow;
+        b.maxStreamWindow = maxStreamWindow;
+        b.windowGrowthBudget = windowGrowthBudget;
         b.sessionWindow = sessionWindow;
         b.maxConcurrentStreams = maxConcurrentStreams;
         b.maxFrameSize = maxFrameSize;
@@ -140,6 +159,8 @@ public record SpdySessionConfig(
         private SpdyProtocol protocol = SpdyProtocol.SPDY_3_1;
         private boolean legacyPeer;
         private int initialStreamWindow = 256 * 1024;
+        private int maxStreamWindow = 4 * 1024 * 1024;
+        private int windowGrowthBudget = 64 * 1024 * 1024;
         private int sessionWindow = 1 << 30;
         private int maxConcurrentStreams = 100_000;
         private int maxFrameSize = 32 * 1024;
@@ -163,6 +184,8 @@ public record SpdySessionConfig(
         public Builder protocol(SpdyProtocol v) { protocol = v; return this; }
         public Builder legacyPeer(boolean v) { legacyPeer = v; return this; }
         public Builder initialStreamWindow(int v) { initialStreamWindow = v; return this; }
+        public Builder maxStreamWindow(int v) { maxStreamWindow = v; return this; }
+        public Builder windowGrowthBudget(int v) { windowGrowthBudget = v; return this; }
         public Builder sessionWindow(int v) { sessionWindow = v; return this; }
         public Builder maxConcurrentStreams(int v) { maxConcurrentStreams = v; return this; }
         public Builder maxFrameSize(int v) { maxFrameSize = v; return this; }
@@ -180,8 +203,9 @@ public record SpdySessionConfig(
         public Builder streamIdsLowWatermark(int v) { streamIdsLowWatermark = v; return this; }
 
         public SpdySessionConfig build() {
+            // An initial window above maxStreamWindow lifts the cap with it (growth off).
             return new SpdySessionConfig(role, protocol, legacyPeer, initialStreamWindow,
-                    sessionWindow, maxConcurrentStreams, maxFrameSize, maxInboundChunk,
+                    Math.max(maxStreamWindow, initialStreamWindow), windowGrowthBudget, sessionWindow, maxConcurrentStreams, maxFrameSize, maxInboundChunk,
                     maxHeaderBlockSize, maxHeaderCount, compressHeaders, maxQueuedControlFrames,
                     maxResetsPerWindow, resetWindow, maxConsecutiveEmptyFrames, pingInterval,
                     maxMissedPings, legacyWindowAllowance, streamIdsLowWatermark);

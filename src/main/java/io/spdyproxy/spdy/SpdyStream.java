@@ -48,6 +48,10 @@ public final class SpdyStream {
     boolean endQueued;
     int sendWindow;
     int recvWindow;
+    /** The receive window this stream is granted in all: the initial one plus any growth. */
+    int recvTarget;
+    /** When the last WINDOW_UPDATE went out for this stream (0: none yet); paces growth. */
+    long lastCreditNanos;
     int unackedConsumed;
     /** Delivered to the listener and not yet consumed. */
     long unconsumed;
@@ -69,6 +73,7 @@ public final class SpdyStream {
         this.local = session.config().role().isLocal(id);
         this.sendWindow = sendWindow;
         this.recvWindow = recvWindow;
+        this.recvTarget = recvWindow;
         this.writeLimit = Math.max(sendWindow, 1);
     }
 

@@ -74,8 +74,11 @@ class FlowControlSocketTest {
         }
     }
 
-    private final SpdySessionConfig serverConfig = SpdySessionConfig.builder(SpdyRole.SERVER).build();
-    private final SpdySessionConfig clientConfig = SpdySessionConfig.builder(SpdyRole.CLIENT).build();
+    // Fixed windows (no growth): these tests check the bounds a window sets.
+    private final SpdySessionConfig serverConfig = SpdySessionConfig.builder(SpdyRole.SERVER)
+            .maxStreamWindow(256 * 1024).build();
+    private final SpdySessionConfig clientConfig = SpdySessionConfig.builder(SpdyRole.CLIENT)
+            .maxStreamWindow(256 * 1024).build();
     /** Server-side streams by the {@code tag} query parameter of their request. */
     private final Map<String, CompletableFuture<SpdyStream>> serverStreams = new ConcurrentHashMap<>();
     /** Readers to stop (releasing what they still hold) once the connection is gone. */

@@ -44,7 +44,7 @@ class SpdySessionSmokeTest {
             }
         };
         SpdySessionConfig config = SpdySessionConfig.builder(SpdyRole.SERVER)
-                .initialStreamWindow(1000).build();
+                .initialStreamWindow(1000).maxStreamWindow(1000).build();
         try (ScriptedPeer peer = new ScriptedPeer(config, listener)) {
             List<Object> opening = peer.received();
             assertThat(opening).hasSize(2);
