@@ -198,31 +198,55 @@ public final class TunnelBench {
     }
 
     private void slowClientStorm() throws Exception {
+        // The same probe straight to nginx is the control: it shows what the storm's load alone
+        // does to any server's latency on this machine.
         Map<String, String> idle = wrk(1, url(httpPort, "/small.bin"), "files.bench");
+        Map<String, String> idleDirect = wrk(1, url(nginxPort, "/small.bin"), null);
         EventLoopGroup group = Transport.newGroup(1, "slow-clients");
         List<Channel> slow = new ArrayList<>();
         AtomicLong received = new AtomicLong();
+        java.util.concurrent.atomic.AtomicInteger active = new java.util.concurrent.atomic.AtomicInteger();
         try {
             for (int i = 0; i < o.slowClients(); i++) {
-                slow.add(slowClient(group, received));
+                slow.add(slowClient(group, received, active));
             }
-            waitUntil(() -> received.get() > 0, 20_000);
-            for (int i = 0; i < Integer.getInteger("bench.stormSlices", 0); i++) {
+            // Measure the storm in its steady state: every client is receiving, and the first
+            // windows and socket buffers (filled in a burst as the downloads start) have drained.
+            waitUntil(() -> active.get() >= o.slowClients(), 60_000);
+            long settle = received.get() + o.slowClients() * 256L * 1024;
+            waitUntil(() -> received.get() >= settle, 60_000);
+            for (int i = 0; i < Integer.getInteger("bench.stormSlices", 0); i++) { // to watch it evolve
                 long r0 = received.get();
                 wrk(1, url(httpPort, "/small.bin"), "files.bench");
-                out.println("  slice " + i + ": " + (received.get() - r0) / 1e6 + " MB delivered, " + admin(false));
+                wrk(1, url(nginxPort, "/small.bin"), null);
+                out.println("  slice " + i + ": " + (received.get() - r0) / 1e6 + " MB delivered");
             }
+            long r0 = received.get();
+            long t0 = System.nanoTime();
             Map<String, String> probe = wrk(1, url(httpPort, "/small.bin"), "files.bench");
+            Map<String, String> probeDirect = wrk(1, url(nginxPort, "/small.bin"), null);
+            double mbps = (received.get() - r0) / ((System.nanoTime() - t0) / 1e3);
             String status = admin(true);
             long heap = (long) number(status, "heapUsedBytes");
             long rss = rss(proxy);
-            results.put("slow_storm", Map.of("clients", o.slowClients(), "idle_p99_us", idle.get("p99"),
-                    "probe_p99_us", probe.get("p99"), "proxy_heap_bytes", heap, "proxy_rss_bytes", rss,
-                    "bytes_delivered", received.get()));
-            table.add(new String[] {o.slowClients() + " slow clients (64 KB/s): probe p99 vs idle p99 (µs)",
-                    idle.get("p99"), probe.get("p99"), "", ratio(probe.get("p99"), idle.get("p99"))});
-            table.add(new String[] {o.slowClients() + " slow clients: proxy heap after GC / RSS (MiB)", "",
-                    fmt(heap / 1048576.0), fmt(rss / 1048576.0), ""});
+            String growth = ratio(probe.get("p99"), idle.get("p99"));
+            String growthDirect = ratio(probeDirect.get("p99"), idleDirect.get("p99"));
+            results.put("slow_storm", Map.ofEntries(Map.entry("clients", o.slowClients()),
+                    Map.entry("idle_p99_us", idle.get("p99")), Map.entry("probe_p99_us", probe.get("p99")),
+                    Map.entry("direct_idle_p99_us", idleDirect.get("p99")),
+                    Map.entry("direct_probe_p99_us", probeDirect.get("p99")),
+                    Map.entry("proxy_heap_bytes", heap), Map.entry("proxy_rss_bytes", rss),
+                    Map.entry("storm_MBps", mbps), Map.entry("bytes_delivered", received.get())));
+            String n = o.slowClients() + " slow clients (64 KB/s)";
+            table.add(new String[] {n + ": probe p99 idle (µs)", idleDirect.get("p99"), idle.get("p99"), "",
+                    ratio(idle.get("p99"), idleDirect.get("p99"))});
+            table.add(new String[] {n + ": probe p99 in the storm (µs)", probeDirect.get("p99"), probe.get("p99"),
+                    "", ratio(probe.get("p99"), probeDirect.get("p99"))});
+            table.add(new String[] {n + ": probe p99 growth, storm / idle (direct: nginx probed beside the storm)",
+                    growthDirect, growth, "", ""});
+            table.add(new String[] {n + ": delivered MB/s", "", fmt(mbps), "", ""});
+            table.add(new String[] {n + ": proxy heap after GC (MiB)", "", fmt(heap / 1048576.0), "", ""});
+            table.add(new String[] {n + ": proxy RSS (MiB)", "", fmt(rss / 1048576.0), "", ""});
         } finally {
             for (Channel c : slow) {
                 c.close();
@@ -350,12 +374,15 @@ public final class TunnelBench {
     }
 
     /** A client that downloads the big file at about 64 KB/s: one 16 KiB read per 250 ms. */
-    private Channel slowClient(EventLoopGroup group, AtomicLong received) throws InterruptedException {
+    private Channel slowClient(EventLoopGroup group, AtomicLong received,
+            java.util.concurrent.atomic.AtomicInteger active) throws InterruptedException {
         ChannelFuture f = new Bootstrap().group(group).channel(Transport.socketChannel())
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.SO_RCVBUF, 16 * 1024)
                 .option(ChannelOption.RECVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(16 * 1024))
                 .handler(new ChannelInboundHandlerAdapter() {
+                    private boolean receiving;
+
                     @Override
                     public void channelActive(ChannelHandlerContext ctx) {
                         ctx.writeAndFlush(Unpooled.copiedBuffer("GET /big.bin HTTP/1.1\r\nHost: files.bench\r\n\r\n",
@@ -366,6 +393,10 @@ public final class TunnelBench {
                     @Override
                     public void channelRead(ChannelHandlerContext ctx, Object msg) {
                         received.addAndGet(((io.netty.buffer.ByteBuf) msg).readableBytes());
+                        if (!receiving) {
+                            receiving = true;
+                            active.incrementAndGet();
+                        }
                         ReferenceCountUtil.release(msg);
                     }
                 }).connect("127.0.0.1", httpPort);
@@ -499,6 +530,10 @@ public final class TunnelBench {
         if (jfr != null) {
             cmd.add("-XX:StartFlightRecording=settings=" + jfr + ",filename=" + o.work().resolve(args[0] + "-"
                     + System.nanoTime() + ".jfr") + ",dumponexit=true");
+        }
+        String extra = System.getProperty("bench.jvmOpts", "").trim(); // e.g. GC or Netty settings to compare
+        if (!extra.isEmpty()) {
+            cmd.addAll(List.of(extra.split("\\s+")));
         }
         cmd.addAll(List.of("-jar", o.jar().toString()));
         cmd.addAll(List.of(args));
