@@ -200,6 +200,8 @@ public final class TunnelBench {
     private void slowClientStorm() throws Exception {
         // The same probe straight to nginx is the control: it shows what the storm's load alone
         // does to any server's latency on this machine.
+        // A short round first: the bulk transfers before may have left compilation or GC work.
+        wrkRaw(1, url(httpPort, "/small.bin"), "files.bench", 2);
         Map<String, String> idle = wrk(1, url(httpPort, "/small.bin"), "files.bench");
         Map<String, String> idleDirect = wrk(1, url(nginxPort, "/small.bin"), null);
         EventLoopGroup group = Transport.newGroup(1, "slow-clients");

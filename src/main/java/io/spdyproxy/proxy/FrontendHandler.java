@@ -44,7 +44,8 @@ import org.slf4j.LoggerFactory;
  * tunnel its host routes to, and the answer streams back. Auto-read is off: the request body is
  * read only while the stream can take it, and a response chunk is consumed (granting the origin
  * window) only once the client's socket took it, so a slow client slows its own origin stream
- * and nothing else.
+ * and nothing else. Once a request is complete the next one is read ahead; a pipelined request
+ * waits for the answers before it and stops further reading until then.
  *
  * <p>Threading: confined to the client channel's event loop. Stream events arrive on the tunnel's
  * loop and are re-dispatched here; the stream's own methods are safe from any thread.
@@ -52,12 +53,16 @@ import org.slf4j.LoggerFactory;
 final class FrontendHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(FrontendHandler.class);
     private static final int MAX_ATTEMPTS = 3;
+    /** Decoded messages of pipelined requests held while an earlier answer goes out. */
+    private static final int MAX_PIPELINED = 256;
 
     private final ProxyContext px;
     private final String scheme;
     private ChannelHandlerContext ctx;
     private Exchange current;
     private boolean flushPending;
+    /** Messages of requests that came while {@link #current} was still being answered. */
+    private final ArrayDeque<Object> pipelined = new ArrayDeque<>();
 
     /**
      * Flushes once after the tasks already queued on this loop: a small response's head, body
@@ -88,17 +93,31 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (current != null && (msg instanceof HttpRequest || !pipelined.isEmpty())) {
+            // A pipelined request (HTTP/1.1 allows them): it waits, in order, until the answer
+            // before it has gone out. Nothing more is read meanwhile, so what waits here is at
+            // most what one read brought in.
+            if (pipelined.size() >= MAX_PIPELINED) {
+                ReferenceCountUtil.release(msg);
+                ctx.close();
+                return;
+            }
+            pipelined.add(msg);
+            return;
+        }
+        dispatch(msg);
+        if (msg instanceof LastHttpContent && current != null && current.requestDone && pipelined.isEmpty()) {
+            // Read ahead while the answer is on its way: the channel stays registered for reading
+            // instead of being switched off and on again (two syscalls) for every request.
+            ctx.read();
+        }
+    }
+
+    private void dispatch(Object msg) {
         if (msg instanceof HttpRequest req) {
             if (req.decoderResult().isFailure()) {
                 ReferenceCountUtil.release(msg);
                 badRequest(req.decoderResult().cause());
-                return;
-            }
-            if (current != null) {
-                // A pipelined request before the previous answer ended: we never read ahead, so
-                // this only happens with a misbehaving client.
-                ReferenceCountUtil.release(msg);
-                ctx.close();
                 return;
             }
             current = new Exchange(req);
@@ -134,6 +153,10 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         px.stats().connectionClosed();
+        Object held;
+        while ((held = pipelined.poll()) != null) {
+            ReferenceCountUtil.release(held);
+        }
         if (current != null) {
             current.clientGone();
         }
@@ -481,10 +504,16 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             if (current == this) {
                 current = null;
             }
-            if (keepAlive && ctx.channel().isActive()) {
-                ctx.read();
-            } else {
+            if (!keepAlive || !ctx.channel().isActive()) {
                 ctx.close();
+                return;
+            }
+            Object m;
+            while ((m = pipelined.peek()) != null && !(m instanceof HttpRequest && current != null)) {
+                dispatch(pipelined.poll());
+            }
+            if (pipelined.isEmpty()) {
+                ctx.read(); // nothing to do when the read-ahead is still pending
             }
         }
 

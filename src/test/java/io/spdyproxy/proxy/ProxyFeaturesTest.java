@@ -505,6 +505,56 @@ class ProxyFeaturesTest {
         }
     }
 
+    /**
+     * Pipelined requests (several sent before any answer) are answered in order on the same
+     * connection, a POST body among them included; the origin answers the later ones first.
+     */
+    @Test
+    void pipelinedRequestsAreAnsweredInOrder() throws Exception {
+        ProxyServer p = startProxy(config(Map.of("default", TOKEN)));
+        CountDownLatch firstHeld = new CountDownLatch(1);
+        CompletableFuture<HttpExchange> first = new CompletableFuture<>();
+        startOrigin(p, "default", TOKEN, ex -> {
+            if (ex.request().uri().equals("/slow")) {
+                first.complete(ex); // answered only once the later requests could overtake it
+                firstHeld.countDown();
+            } else if (ex.requestHasBody()) {
+                StringBuilder got = new StringBuilder();
+                ex.onBody(new BodyListener() {
+                    @Override
+                    public void onChunk(ByteBuf chunk, boolean last) {
+                        got.append(chunk.toString(UTF_8));
+                        ex.consume(chunk.readableBytes());
+                        chunk.release();
+                        if (last) {
+                            ex.respond(HttpResponseStatus.OK, "text/plain", "posted " + got);
+                        }
+                    }
+                });
+            } else {
+                ex.respond(HttpResponseStatus.OK, "text/plain", ex.request().uri());
+            }
+        });
+        awaitTunnels(p, 1);
+
+        try (Raw raw = new Raw(p.httpPort())) {
+            raw.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "GET /second HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "POST /third HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+                    + "GET /fourth HTTP/1.1\r\nHost: x\r\n\r\n");
+            assertThat(firstHeld.await(20, TimeUnit.SECONDS)).isTrue();
+            first.get().respond(HttpResponseStatus.OK, "text/plain", "/slow");
+            assertThat(raw.readReply(false).text()).isEqualTo("/slow");
+            assertThat(raw.readReply(false).text()).isEqualTo("/second");
+            assertThat(raw.readReply(false).text()).isEqualTo("posted hello");
+            Reply fourth = raw.readReply(false);
+            assertThat(fourth.text()).isEqualTo("/fourth");
+            assertThat(fourth.header("connection")).as("keep-alive").isNotEqualToIgnoringCase("close");
+            raw.send("GET /after HTTP/1.1\r\nHost: x\r\n\r\n");
+            assertThat(raw.readReply(false).text()).isEqualTo("/after");
+        }
+    }
+
     // ---- 8. retry on a tunnel that refuses ---------------------------------------------------
 
     @Test
