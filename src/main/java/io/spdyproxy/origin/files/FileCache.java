@@ -22,7 +22,8 @@ final class FileCache implements AutoCloseable {
      * One file: its real path, validators and whole content. An entry returned to a caller holds
      * its own reference to the content, which the caller releases; the bytes are never written.
      */
-    record Entry(Path real, long size, long lastModifiedMillis, ByteBuf content, long checkedAtNanos) {}
+    record Entry(Path real, long size, long lastModifiedMillis, ByteBuf content, long checkedAtNanos,
+            Preconditions.Validators validators) {}
 
     private final long validityNanos;
     private final long maxBytes;
@@ -53,7 +54,7 @@ final class FileCache implements AutoCloseable {
 
     private static Entry forCaller(Entry e) {
         return new Entry(e.real(), e.size(), e.lastModifiedMillis(), e.content().retainedDuplicate(),
-                e.checkedAtNanos());
+                e.checkedAtNanos(), e.validators());
     }
 
     /**
@@ -65,7 +66,7 @@ final class FileCache implements AutoCloseable {
         if (e == null || !e.real().equals(real) || e.size() != size || e.lastModifiedMillis() != lastModifiedMillis) {
             return null;
         }
-        Entry fresh = new Entry(real, size, lastModifiedMillis, e.content(), System.nanoTime());
+        Entry fresh = new Entry(real, size, lastModifiedMillis, e.content(), System.nanoTime(), e.validators());
         entries.put(key, fresh);
         return forCaller(fresh);
     }
@@ -75,12 +76,14 @@ final class FileCache implements AutoCloseable {
      * large to store comes back as an entry that is not kept.
      */
     synchronized Entry put(String key, Path real, long size, long lastModifiedMillis, ByteBuf content) {
-        Entry e = new Entry(real, size, lastModifiedMillis, content, System.nanoTime());
+        Entry e = new Entry(real, size, lastModifiedMillis, content, System.nanoTime(),
+                Preconditions.Validators.of(size, lastModifiedMillis));
         if (closed || !fits(size)) {
             return e;
         }
         // The cache's own reference, with indices of its own: the caller may consume its buffer.
-        Entry kept = new Entry(real, size, lastModifiedMillis, content.retainedDuplicate(), e.checkedAtNanos());
+        Entry kept = new Entry(real, size, lastModifiedMillis, content.retainedDuplicate(), e.checkedAtNanos(),
+                e.validators());
         Entry old = entries.put(key, kept);
         if (old != null) {
             bytes -= old.size();

@@ -20,14 +20,10 @@ final class Preconditions {
     }
 
     /** A file's validators: a strong ETag from size and mtime, and Last-Modified in seconds. */
-    record Validators(String etag, long lastModifiedMillis) {
+    record Validators(String etag, long lastModifiedMillis, String lastModified) {
         static Validators of(long size, long mtimeMillis) {
             return new Validators('"' + Long.toHexString(size) + '-' + Long.toHexString(mtimeMillis) + '"',
-                    mtimeMillis);
-        }
-
-        String lastModified() {
-            return DateFormatter.format(new Date(lastModifiedMillis));
+                    mtimeMillis, DateFormatter.format(new Date(mtimeMillis)));
         }
 
         long lastModifiedSeconds() {

@@ -46,6 +46,7 @@ import org.slf4j.LoggerFactory;
 public final class StaticFileHandler implements HttpRequestHandler, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(StaticFileHandler.class);
     private static final String TEXT = "text/plain; charset=utf-8";
+    private static volatile CachedDate cachedDate = new CachedDate(-1, "");
     private static final String ALLOW_READ = "GET, HEAD, POST";
     private static final String ALLOW_WRITE = "GET, HEAD, POST, PUT";
 
@@ -120,7 +121,7 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
             return false;
         }
         try {
-            serveFile(ex, e.real(), e.size(), e.lastModifiedMillis(), e.content(), headOnly);
+            serveFile(ex, e.real(), e.size(), e.validators(), e.content(), headOnly);
         } catch (IOException | RuntimeException x) { // memory only: not expected
             log.warn("serving {} from memory failed: {}", ex.request().uri(), x.toString());
             error(ex, HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error");
@@ -184,7 +185,7 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
         long size = attrs.size();
         long modified = attrs.lastModifiedTime().toMillis();
         if (cacheKey == null || cache == null || !cache.fits(size)) {
-            serveFile(ex, file, size, modified, null, headOnly);
+            serveFile(ex, file, size, Preconditions.Validators.of(size, modified), null, headOnly);
             return;
         }
         FileCache.Entry e = cache.revalidate(cacheKey, file, size, modified);
@@ -202,17 +203,17 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
             }
             e = cache.put(cacheKey, file, size, modified, content);
         }
-        serveFile(ex, file, size, modified, e.content(), headOnly);
+        serveFile(ex, file, size, e.validators(), e.content(), headOnly);
     }
 
     /**
      * Answers for one regular file: from {@code content} when given (its whole bytes, a reference
      * this method releases), else read from {@code file} as the stream can take it.
      */
-    private void serveFile(HttpExchange ex, Path file, long size, long modified, ByteBuf content,
+    private void serveFile(HttpExchange ex, Path file, long size, Preconditions.Validators v, ByteBuf content,
             boolean headOnly) throws IOException {
         try {
-            serveFile0(ex, file, size, modified, content, headOnly);
+            serveFile0(ex, file, size, v, content, headOnly);
         } finally {
             if (content != null) {
                 content.release();
@@ -220,10 +221,9 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
         }
     }
 
-    private void serveFile0(HttpExchange ex, Path file, long size, long modified, ByteBuf content,
+    private void serveFile0(HttpExchange ex, Path file, long size, Preconditions.Validators v, ByteBuf content,
             boolean headOnly) throws IOException {
         HttpHeaders req = ex.request().headers();
-        Preconditions.Validators v = Preconditions.Validators.of(size, modified);
         switch (Preconditions.evaluate(req, v, true)) {
             case NOT_MODIFIED -> {
                 HttpResponse r = response(HttpResponseStatus.NOT_MODIFIED);
@@ -442,9 +442,22 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
 
     private static HttpResponse response(HttpResponseStatus status) {
         HttpResponse r = new DefaultHttpResponse(HttpVersion.HTTP_1_1, status);
-        r.headers().set(HttpHeaderNames.DATE, DateFormatter.format(new Date()));
+        r.headers().set(HttpHeaderNames.DATE, now());
         return r;
     }
+
+    /** The Date header's value, formatted once a second rather than for every response. */
+    private static String now() {
+        long second = System.currentTimeMillis() / 1000;
+        CachedDate d = cachedDate;
+        if (d.second() != second) {
+            d = new CachedDate(second, DateFormatter.format(new Date(second * 1000)));
+            cachedDate = d;
+        }
+        return d.value();
+    }
+
+    private record CachedDate(long second, String value) {}
 
     private static void error(HttpExchange ex, HttpResponseStatus status, String message) {
         sendText(ex, response(status), message + "\n");
