@@ -3,7 +3,7 @@ package io.spdyproxy.cli;
 import java.time.Duration;
 import picocli.CommandLine.ITypeConverter;
 
-/** Parses "250ms", "10s", "2m", "1h" (or ISO-8601 "PT10S") for flags and the config file. */
+/** Parses "250ms", "10s", "2m", "1h", a bare "0" (or ISO-8601 "PT10S") for flags and the config file. */
 final class Durations implements ITypeConverter<Duration> {
     @Override
     public Duration convert(String value) {
@@ -21,6 +21,9 @@ final class Durations implements ITypeConverter<Duration> {
     private static Duration parseAny(String value) {
         String v = value.trim().toLowerCase(java.util.Locale.ROOT);
         try {
+            if (v.equals("0")) {
+                return Duration.ZERO; // zero needs no unit ("0" turns a feature off)
+            }
             if (v.startsWith("pt")) {
                 return Duration.parse(v.toUpperCase(java.util.Locale.ROOT));
             }

@@ -223,6 +223,7 @@ class CliTest {
         "1500 ms, PT1.5S",
         "10s, PT10S",
         "0s, PT0S",
+        "0, PT0S",
         "2m, PT2M",
         "1h, PT1H",
         "' 5S ', PT5S",
