@@ -693,6 +693,8 @@ public final class TunnelBench {
                     plot '%s' using 2:xtic(1) title 'direct', '' using 3 title 'tunnel (files)', '' using 4 title 'tunnel (upstream)'
                     unset logscale y
                     set ylabel "MB/s"
+                    set yrange [0:*]
+                    set key top right
                     set title "large transfers"
                     plot '%s' using 2:xtic(1) title 'direct', '' using 3 title 'tunnel (files)', '' using 4 title 'tunnel (upstream)'
                     unset multiplot
