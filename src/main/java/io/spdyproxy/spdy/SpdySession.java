@@ -67,6 +67,8 @@ public final class SpdySession {
     private final SpdySessionListener listener;
     private final AbuseGuard guard;
     private final WriteScheduler scheduler = new WriteScheduler();
+    /** Our own header-frame encoder when header compression is off (the default); else Netty's. */
+    private final StoredHeaderFrames storedHeaders;
     private final ArrayDeque<SpdyStream> sessionBlocked = new ArrayDeque<>();
     private final IntObjectHashMap<SpdyStream> streams = new IntObjectHashMap<>();
     private final IntObjectHashMap<PendingPing> pings = new IntObjectHashMap<>();
@@ -123,6 +125,7 @@ public final class SpdySession {
         this.config = config;
         this.listener = listener;
         this.guard = new AbuseGuard(config);
+        this.storedHeaders = config.compressHeaders() ? null : new StoredHeaderFrames();
         this.nextLocalStreamId = config.role().firstLocalStreamId();
         this.nextPingId = config.role().firstLocalStreamId();
         this.sessionRecvWindow = config.sessionFlowControl()
@@ -288,10 +291,14 @@ public final class SpdySession {
         localActive++;
         activeStreamCount = streams.size();
         streamsOpened++;
-        DefaultSpdySynStreamFrame frame = new DefaultSpdySynStreamFrame(id, 0, priority, false);
-        frame.headers().set(headers);
-        frame.setLast(endOfStream);
-        write(frame);
+        if (storedHeaders != null) {
+            writeEncoded(storedHeaders.synStream(ctx.alloc(), id, priority, endOfStream, headers));
+        } else {
+            DefaultSpdySynStreamFrame frame = new DefaultSpdySynStreamFrame(id, 0, priority, false);
+            frame.headers().set(headers);
+            frame.setLast(endOfStream);
+            write(frame);
+        }
         if (endOfStream) {
             stream.endQueued = true;
             stream.state = SpdyStream.State.HALF_CLOSED_LOCAL;
@@ -331,10 +338,14 @@ public final class SpdySession {
         if (!stream.headersSent) {
             // The reply to a stream the peer opened (SPDY/3 section 2.6.2).
             stream.headersSent = true;
-            DefaultSpdySynReplyFrame reply = new DefaultSpdySynReplyFrame(stream.id(), false);
-            reply.headers().set(headers);
-            reply.setLast(endOfStream);
-            write(reply);
+            if (storedHeaders != null) {
+                writeEncoded(storedHeaders.synReply(ctx.alloc(), stream.id(), endOfStream, headers));
+            } else {
+                DefaultSpdySynReplyFrame reply = new DefaultSpdySynReplyFrame(stream.id(), false);
+                reply.headers().set(headers);
+                reply.setLast(endOfStream);
+                write(reply);
+            }
             if (endOfStream) {
                 stream.endQueued = true;
                 localEnded(stream);
@@ -424,10 +435,14 @@ public final class SpdySession {
                 }
                 if (head.payload() instanceof SpdyHeaders h) {
                     s.queue.poll();
-                    DefaultSpdyHeadersFrame frame = new DefaultSpdyHeadersFrame(s.id(), false);
-                    frame.headers().set(h);
-                    frame.setLast(head.endOfStream());
-                    write(frame);
+                    if (storedHeaders != null) {
+                        writeEncoded(storedHeaders.headers(ctx.alloc(), s.id(), head.endOfStream(), h));
+                    } else {
+                        DefaultSpdyHeadersFrame frame = new DefaultSpdyHeadersFrame(s.id(), false);
+                        frame.headers().set(h);
+                        frame.setLast(head.endOfStream());
+                        write(frame);
+                    }
                     if (head.endOfStream()) {
                         localEnded(s);
                         continue;
@@ -601,6 +616,13 @@ public final class SpdySession {
     }
 
     private void write(SpdyFrame frame) {
+        ctx.write(frame, ctx.voidPromise());
+        framesSent++;
+        flushNeeded = true;
+    }
+
+    /** A frame we encoded ourselves (header frames with stored blocks), past Netty's encoder. */
+    private void writeEncoded(ByteBuf frame) {
         ctx.write(frame, ctx.voidPromise());
         framesSent++;
         flushNeeded = true;
