@@ -5,6 +5,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
@@ -53,8 +54,12 @@ import org.slf4j.LoggerFactory;
 final class FrontendHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(FrontendHandler.class);
     private static final int MAX_ATTEMPTS = 3;
-    /** Decoded messages of pipelined requests held while an earlier answer goes out. */
-    private static final int MAX_PIPELINED = 256;
+    /**
+     * Decoded messages of pipelined requests held while an earlier answer goes out (a GET is two:
+     * head and end). More are not read; what came in one read beyond this is not answered and the
+     * connection closes once the held ones are, which clients retry.
+     */
+    private static final int MAX_PIPELINED = 4096;
 
     private final ProxyContext px;
     private final String scheme;
@@ -63,6 +68,8 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     private boolean flushPending;
     /** Messages of requests that came while {@link #current} was still being answered. */
     private final ArrayDeque<Object> pipelined = new ArrayDeque<>();
+    /** The client half-closed, or pipelined past the limit: close once what is held is answered. */
+    private boolean noMoreRequests;
 
     /**
      * Flushes once after the tasks already queued on this loop: a small response's head, body
@@ -97,16 +104,23 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             // A pipelined request (HTTP/1.1 allows them): it waits, in order, until the answer
             // before it has gone out. Nothing more is read meanwhile, so what waits here is at
             // most what one read brought in.
-            if (pipelined.size() >= MAX_PIPELINED) {
+            if (noMoreRequests) {
                 ReferenceCountUtil.release(msg);
-                ctx.close();
-                return;
+            } else if (pipelined.size() >= MAX_PIPELINED) {
+                ReferenceCountUtil.release(msg);
+                // Keep whole requests only: drop the one cut off at the limit.
+                while (!pipelined.isEmpty() && !(pipelined.peekLast() instanceof LastHttpContent)) {
+                    ReferenceCountUtil.release(pipelined.pollLast());
+                }
+                noMoreRequests = true;
+            } else {
+                pipelined.add(msg);
             }
-            pipelined.add(msg);
             return;
         }
         dispatch(msg);
-        if (msg instanceof LastHttpContent && current != null && current.requestDone && pipelined.isEmpty()) {
+        if (msg instanceof LastHttpContent && current != null && current.requestDone && pipelined.isEmpty()
+                && !noMoreRequests) {
             // Read ahead while the answer is on its way: the channel stays registered for reading
             // instead of being switched off and on again (two syscalls) for every request.
             ctx.read();
@@ -119,6 +133,23 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
                 ReferenceCountUtil.release(msg);
                 badRequest(req.decoderResult().cause());
                 return;
+            }
+            String expect = req.headers().get(HttpHeaderNames.EXPECT);
+            if (expect != null && !HttpHeaderValues.CONTINUE.contentEqualsIgnoreCase(expect.trim())
+                    && !req.protocolVersion().equals(HttpVersion.HTTP_1_0)) {
+                ReferenceCountUtil.release(msg);
+                FullHttpResponse r = errorResponse(HttpResponseStatus.EXPECTATION_FAILED,
+                        "unsupported expectation: " + expect);
+                r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+                ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+                return;
+            }
+            if (HttpUtil.is100ContinueExpected(req)) {
+                // Here rather than in a handler ahead of us: a pipelined request gets its 100 only
+                // when its turn comes, never in the middle of the answer before it.
+                req.headers().remove(HttpHeaderNames.EXPECT);
+                ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE,
+                        Unpooled.EMPTY_BUFFER));
             }
             current = new Exchange(req);
             current.start();
@@ -148,6 +179,19 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         FullHttpResponse r = errorResponse(status, "bad request: " + why);
         r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            // The client half-closed its side (it sent all its requests): answer what it asked,
+            // then close. A request whose body was cut off is abandoned.
+            noMoreRequests = true;
+            if (current == null && pipelined.isEmpty() || current != null && !current.requestDone) {
+                ctx.close();
+            }
+        }
+        ctx.fireUserEventTriggered(evt);
     }
 
     @Override
@@ -512,7 +556,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             while ((m = pipelined.peek()) != null && !(m instanceof HttpRequest && current != null)) {
                 dispatch(pipelined.poll());
             }
-            if (pipelined.isEmpty()) {
+            if (noMoreRequests && current == null && pipelined.isEmpty()) {
+                ctx.close();
+            } else if (pipelined.isEmpty() && !noMoreRequests) {
                 ctx.read(); // nothing to do when the read-ahead is still pending
             }
         }

@@ -8,8 +8,8 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
-import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.spdyproxy.spdy.SpdyRole;
@@ -119,12 +119,16 @@ public final class ProxyServer implements AutoCloseable {
             protected void initChannel(Channel ch) {
                 clients.add(ch);
                 ch.config().setAutoRead(false);
+                // A client may send its requests and shut down its side; it still gets the answers.
+                ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
                 Transport.limitUnsent(ch, 128 * 1024);
                 if (tls != null) {
                     ch.pipeline().addLast("tls", tls.newHandler(ch.alloc()));
                 }
-                ch.pipeline().addLast("http", new HttpServerCodec(8192, 16384, 64 * 1024));
-                ch.pipeline().addLast("continue", new HttpServerExpectContinueHandler());
+                // Up to 1,024 pipelined requests may wait for their answers (Netty's default is
+                // 128); a client that sends more without reading loses the connection.
+                ch.pipeline().addLast("http", new HttpServerCodec(new HttpDecoderConfig().setMaxInitialLineLength(8192)
+                        .setMaxHeaderSize(16384).setMaxChunkSize(64 * 1024), 1024));
                 ch.pipeline().addLast("frontend", new FrontendHandler(px, scheme));
             }
         };

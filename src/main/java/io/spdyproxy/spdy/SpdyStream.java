@@ -49,9 +49,7 @@ public final class SpdyStream {
     int sendWindow;
     int recvWindow;
     /** The receive window this stream is granted in all: the initial one plus any growth. */
-    volatile int recvTarget;
-    /** Consumed on other threads and not yet handed to the session (see consume). */
-    private final AtomicLong consumedElsewhere = new AtomicLong();
+    int recvTarget;
     /** When the last WINDOW_UPDATE went out for this stream (0: none yet); paces growth. */
     long lastCreditNanos;
     int unackedConsumed;
@@ -127,28 +125,8 @@ public final class SpdyStream {
         if (bytes < 0) {
             throw new IllegalArgumentException("bytes: " + bytes + " (expected: >= 0)");
         }
-        if (bytes == 0) {
-            return;
-        }
-        if (session.channel().eventLoop().inEventLoop()) {
+        if (bytes > 0) {
             session.execute(() -> session.consume(this, bytes));
-            return;
-        }
-        // From another thread (a proxy's client connection): hand credit over in batches of a
-        // quarter window rather than one task (and loop wake-up) per chunk. Until a batch is
-        // full the peer still has at least a quarter of the window to send into, so nothing
-        // stalls; what is never handed over returns to the session when the stream closes.
-        long before = consumedElsewhere.getAndAdd(bytes);
-        long batch = Math.max(1, recvTarget / 4);
-        if (before < batch && before + bytes >= batch) {
-            session.execute(() -> {
-                long n = consumedElsewhere.getAndSet(0);
-                while (n > 0) {
-                    int chunk = (int) Math.min(n, Integer.MAX_VALUE);
-                    session.consume(this, chunk);
-                    n -= chunk;
-                }
-            });
         }
     }
 

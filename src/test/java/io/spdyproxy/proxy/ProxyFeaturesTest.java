@@ -555,6 +555,76 @@ class ProxyFeaturesTest {
         }
     }
 
+    /**
+     * A pipelined request with {@code Expect: 100-continue} gets its 100 only when its turn
+     * comes, after the whole answer before it; hundreds of pipelined GETs are all answered.
+     */
+    @Test
+    void pipelinedExpectContinueWaitsForItsTurnAndManyPipelinedRequestsAreAllAnswered() throws Exception {
+        ProxyServer p = startProxy(config(Map.of("default", TOKEN)));
+        CompletableFuture<HttpExchange> held = new CompletableFuture<>();
+        byte[] big = letters(300_000, 9);
+        startOrigin(p, "default", TOKEN, ex -> {
+            if (ex.request().uri().equals("/big")) {
+                held.complete(ex);
+            } else if (ex.requestHasBody()) {
+                StringBuilder got = new StringBuilder();
+                ex.onBody(new BodyListener() {
+                    @Override
+                    public void onChunk(ByteBuf chunk, boolean last) {
+                        got.append(chunk.toString(UTF_8));
+                        ex.consume(chunk.readableBytes());
+                        chunk.release();
+                        if (last) {
+                            ex.respond(HttpResponseStatus.OK, "text/plain", "posted " + got);
+                        }
+                    }
+                });
+            } else {
+                ex.respond(HttpResponseStatus.OK, "text/plain", ex.request().uri());
+            }
+        });
+        awaitTunnels(p, 1);
+
+        try (Raw raw = new Raw(p.httpPort())) {
+            raw.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+            HttpExchange first = held.get(20, TimeUnit.SECONDS);
+            first.respond(HttpResponseStatus.OK, "application/octet-stream", new String(big, ISO_8859_1));
+            Reply whole = raw.readReply(false);
+            assertThat(whole.body()).isEqualTo(big);
+            assertThat(raw.readHead().statusLine()).isEqualTo("HTTP/1.1 100 Continue");
+            raw.send("hello");
+            assertThat(raw.readReply(false).text()).isEqualTo("posted hello");
+
+            StringBuilder many = new StringBuilder();
+            for (int i = 0; i < 300; i++) {
+                many.append("GET /n/").append(i).append(" HTTP/1.1\r\nHost: x\r\n\r\n");
+            }
+            raw.send(many.toString());
+            for (int i = 0; i < 300; i++) {
+                assertThat(raw.readReply(false).text()).isEqualTo("/n/" + i);
+            }
+        }
+    }
+
+    /** A client that sends its request and shuts down its side still gets the whole answer. */
+    @Test
+    void aClientThatHalfClosesAfterItsRequestGetsTheWholeAnswer() throws Exception {
+        ProxyServer p = startProxy(config(Map.of("default", TOKEN)));
+        byte[] big = letters(500_000, 10);
+        startOrigin(p, "default", TOKEN, ex ->
+                ex.respond(HttpResponseStatus.OK, "application/octet-stream", new String(big, ISO_8859_1)));
+        awaitTunnels(p, 1);
+        try (Raw raw = new Raw(p.httpPort())) {
+            raw.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+            raw.socket.shutdownOutput();
+            assertThat(raw.readReply(false).body()).isEqualTo(big);
+            assertThat(raw.readReply(false).body()).isEqualTo(big);
+            assertThat(raw.readToEof()).as("closed after the answers").isZero();
+        }
+    }
+
     // ---- 8. retry on a tunnel that refuses ---------------------------------------------------
 
     @Test
@@ -853,6 +923,16 @@ class ProxyFeaturesTest {
     private static byte[] random(int n, long seed) {
         byte[] b = new byte[n];
         new SplittableRandom(seed).nextBytes(b);
+        return b;
+    }
+
+    /** ASCII letters: the same bytes whatever charset a helper encodes them with. */
+    private static byte[] letters(int n, long seed) {
+        byte[] b = new byte[n];
+        SplittableRandom r = new SplittableRandom(seed);
+        for (int i = 0; i < n; i++) {
+            b[i] = (byte) ('a' + r.nextInt(26));
+        }
         return b;
     }
 

@@ -31,6 +31,8 @@ final class FileCache implements AutoCloseable {
     private final LinkedHashMap<String, Entry> entries = new LinkedHashMap<>(256, 0.75f, true);
     private long bytes;
     private boolean closed;
+    /** Bumped by every invalidation: a read that began before one must not be stored after it. */
+    private long generation;
 
     FileCache(long validityNanos, long maxBytes, int maxEntryBytes) {
         this.validityNanos = validityNanos;
@@ -71,14 +73,21 @@ final class FileCache implements AutoCloseable {
         return forCaller(fresh);
     }
 
+    /** The current generation, to pass to {@link #put} for a read that starts now. */
+    synchronized long generation() {
+        return generation;
+    }
+
     /**
      * Stores {@code content} (whose reference the caller keeps) and returns the entry; a file too
-     * large to store comes back as an entry that is not kept.
+     * large to store, or read before an invalidation (its {@code generation} is past), comes back
+     * as an entry that is not kept.
      */
-    synchronized Entry put(String key, Path real, long size, long lastModifiedMillis, ByteBuf content) {
+    synchronized Entry put(String key, Path real, long size, long lastModifiedMillis, ByteBuf content,
+            long generation) {
         Entry e = new Entry(real, size, lastModifiedMillis, content, System.nanoTime(),
                 Preconditions.Validators.of(size, lastModifiedMillis));
-        if (closed || !fits(size)) {
+        if (closed || !fits(size) || generation != this.generation) {
             return e;
         }
         // The cache's own reference, with indices of its own: the caller may consume its buffer.
@@ -101,6 +110,7 @@ final class FileCache implements AutoCloseable {
     }
 
     synchronized void invalidate(String key) {
+        generation++;
         Entry old = entries.remove(key);
         if (old != null) {
             bytes -= old.size();

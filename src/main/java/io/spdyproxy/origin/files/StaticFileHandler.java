@@ -112,7 +112,7 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
         }
         String key;
         try {
-            key = RequestPaths.decode(ex.request().uri()).path();
+            key = cacheKey(RequestPaths.decode(ex.request().uri()));
         } catch (RequestPaths.BadPath e) {
             return false; // the I/O path answers it
         }
@@ -129,7 +129,15 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
         return true;
     }
 
+    /** One key per file however its path is spelled ({@code //a/./b} is {@code /a/b}). */
+    private static String cacheKey(RequestPaths.Decoded d) {
+        return "/" + String.join("/", d.segments()) + (d.directoryForm() && !d.segments().isEmpty() ? "/" : "");
+    }
+
     private void serve(HttpExchange ex, boolean headOnly) {
+        // Taken before the file is looked at: an upload finishing meanwhile keeps what this
+        // request reads out of the cache.
+        long generation = cache == null ? 0 : cache.generation();
         try {
             RequestPaths.Decoded d = RequestPaths.decode(ex.request().uri());
             if (!config.showHidden() && hasHidden(d.segments())) {
@@ -159,12 +167,13 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
                 }
                 Path index = real.resolve("index.html");
                 if (Files.isRegularFile(index, LinkOption.NOFOLLOW_LINKS)) {
-                    serveFile(ex, null, index, Files.readAttributes(index, BasicFileAttributes.class), headOnly);
+                    serveFile(ex, null, generation, index, Files.readAttributes(index, BasicFileAttributes.class),
+                            headOnly);
                 } else {
                     list(ex, d.path(), real, headOnly);
                 }
             } else if (attrs.isRegularFile()) {
-                serveFile(ex, d.path(), real, attrs, headOnly);
+                serveFile(ex, cacheKey(d), generation, real, attrs, headOnly);
             } else {
                 error(ex, HttpResponseStatus.FORBIDDEN, "not a regular file");
             }
@@ -180,30 +189,51 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
      * Serves a regular file found on disk (on the I/O executor). A small one is read whole and,
      * when {@code cacheKey} is given, kept in the cache for the next requests.
      */
-    private void serveFile(HttpExchange ex, String cacheKey, Path file, BasicFileAttributes attrs, boolean headOnly)
-            throws IOException {
+    private void serveFile(HttpExchange ex, String cacheKey, long generation, Path file, BasicFileAttributes attrs,
+            boolean headOnly) throws IOException {
         long size = attrs.size();
         long modified = attrs.lastModifiedTime().toMillis();
-        if (cacheKey == null || cache == null || !cache.fits(size)) {
-            serveFile(ex, file, size, Preconditions.Validators.of(size, modified), null, headOnly);
-            return;
-        }
-        FileCache.Entry e = cache.revalidate(cacheKey, file, size, modified);
-        if (e == null) {
-            ByteBuf content = Unpooled.directBuffer((int) size);
-            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-                while (content.isWritable()) {
-                    if (content.writeBytes(ch, content.readableBytes(), content.writableBytes()) < 0) {
-                        throw new IOException("file shrank while being read");
-                    }
-                }
-            } catch (IOException | RuntimeException ioe) {
-                content.release();
-                throw ioe;
+        for (int attempt = 0; cacheKey != null && cache != null && cache.fits(size) && attempt < 3; attempt++) {
+            FileCache.Entry e = cache.revalidate(cacheKey, file, size, modified);
+            if (e != null) {
+                serveFile(ex, file, size, e.validators(), e.content(), headOnly);
+                return;
             }
-            e = cache.put(cacheKey, file, size, modified, content);
+            ByteBuf content = readWhole(file, size);
+            // The file may have been replaced while it was read: only bytes that match the
+            // validators checked before and after go out (and into the cache).
+            BasicFileAttributes after = Files.readAttributes(file, BasicFileAttributes.class);
+            if (content != null && after.size() == size && after.lastModifiedTime().toMillis() == modified) {
+                e = cache.put(cacheKey, file, size, modified, content, generation);
+                serveFile(ex, file, size, e.validators(), e.content(), headOnly);
+                return;
+            }
+            if (content != null) {
+                content.release();
+            }
+            size = after.size();
+            modified = after.lastModifiedTime().toMillis();
         }
-        serveFile(ex, file, size, e.validators(), e.content(), headOnly);
+        serveFile(ex, file, size, Preconditions.Validators.of(size, modified), null, headOnly);
+    }
+
+    /** The whole file if it still has {@code size} bytes, else null (it changed meanwhile). */
+    private static ByteBuf readWhole(Path file, long size) throws IOException {
+        ByteBuf content = Unpooled.directBuffer((int) size);
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            while (content.isWritable()) {
+                if (content.writeBytes(ch, content.readableBytes(), content.writableBytes()) < 0) {
+                    content.release();
+                    return null; // shorter than it was
+                }
+            }
+            return content;
+        } catch (IOException | RuntimeException e) {
+            if (content.refCnt() > 0) {
+                content.release();
+            }
+            throw e;
+        }
     }
 
     /**
@@ -371,7 +401,7 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
         String key;
         try {
             RequestPaths.Decoded d = RequestPaths.decode(ex.request().uri());
-            key = d.path();
+            key = cacheKey(d);
             if (d.directoryForm() || d.segments().isEmpty()
                     || (!config.showHidden() && hasHidden(d.segments()))) {
                 error(ex, HttpResponseStatus.FORBIDDEN, "cannot upload here");

@@ -193,7 +193,7 @@ class StaticFileHandlerTest {
         write("thumb.jpg", first);
         start(FileServerConfig.of(root).withAllowUploads(true).withCacheValidity(Duration.ofHours(1)));
 
-        Resp a = get("/thumb.jpg");
+        Resp a = get("//thumb.jpg"); // cached under the same key as /thumb.jpg
         assertThat(a.body()).isEqualTo(first);
         String etag = a.header(HttpHeaderNames.ETAG);
 
@@ -219,6 +219,8 @@ class StaticFileHandlerTest {
         Resp fresh = get("/thumb.jpg");
         assertThat(fresh.body()).isEqualTo(uploaded);
         assertThat(fresh.header(HttpHeaderNames.ETAG)).isNotEqualTo(etag);
+        // However the path is spelled: one cache entry per file.
+        assertThat(get("//./thumb.jpg").body()).isEqualTo(uploaded);
     }
 
     @Test
