@@ -512,29 +512,9 @@ class ProxyFeaturesTest {
     @Test
     void pipelinedRequestsAreAnsweredInOrder() throws Exception {
         ProxyServer p = startProxy(config(Map.of("default", TOKEN)));
-        CountDownLatch firstHeld = new CountDownLatch(1);
         CompletableFuture<HttpExchange> first = new CompletableFuture<>();
-        startOrigin(p, "default", TOKEN, ex -> {
-            if (ex.request().uri().equals("/slow")) {
-                first.complete(ex); // answered only once the later requests could overtake it
-                firstHeld.countDown();
-            } else if (ex.requestHasBody()) {
-                StringBuilder got = new StringBuilder();
-                ex.onBody(new BodyListener() {
-                    @Override
-                    public void onChunk(ByteBuf chunk, boolean last) {
-                        got.append(chunk.toString(UTF_8));
-                        ex.consume(chunk.readableBytes());
-                        chunk.release();
-                        if (last) {
-                            ex.respond(HttpResponseStatus.OK, "text/plain", "posted " + got);
-                        }
-                    }
-                });
-            } else {
-                ex.respond(HttpResponseStatus.OK, "text/plain", ex.request().uri());
-            }
-        });
+        // /slow is answered only once the later requests could overtake it.
+        startOrigin(p, "default", TOKEN, holdingOrEchoing("/slow", first));
         awaitTunnels(p, 1);
 
         try (Raw raw = new Raw(p.httpPort())) {
@@ -542,8 +522,7 @@ class ProxyFeaturesTest {
                     + "GET /second HTTP/1.1\r\nHost: x\r\n\r\n"
                     + "POST /third HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
                     + "GET /fourth HTTP/1.1\r\nHost: x\r\n\r\n");
-            assertThat(firstHeld.await(20, TimeUnit.SECONDS)).isTrue();
-            first.get().respond(HttpResponseStatus.OK, "text/plain", "/slow");
+            first.get(20, TimeUnit.SECONDS).respond(HttpResponseStatus.OK, "text/plain", "/slow");
             assertThat(raw.readReply(false).text()).isEqualTo("/slow");
             assertThat(raw.readReply(false).text()).isEqualTo("/second");
             assertThat(raw.readReply(false).text()).isEqualTo("posted hello");
@@ -564,26 +543,7 @@ class ProxyFeaturesTest {
         ProxyServer p = startProxy(config(Map.of("default", TOKEN)));
         CompletableFuture<HttpExchange> held = new CompletableFuture<>();
         byte[] big = letters(300_000, 9);
-        startOrigin(p, "default", TOKEN, ex -> {
-            if (ex.request().uri().equals("/big")) {
-                held.complete(ex);
-            } else if (ex.requestHasBody()) {
-                StringBuilder got = new StringBuilder();
-                ex.onBody(new BodyListener() {
-                    @Override
-                    public void onChunk(ByteBuf chunk, boolean last) {
-                        got.append(chunk.toString(UTF_8));
-                        ex.consume(chunk.readableBytes());
-                        chunk.release();
-                        if (last) {
-                            ex.respond(HttpResponseStatus.OK, "text/plain", "posted " + got);
-                        }
-                    }
-                });
-            } else {
-                ex.respond(HttpResponseStatus.OK, "text/plain", ex.request().uri());
-            }
-        });
+        startOrigin(p, "default", TOKEN, holdingOrEchoing("/big", held));
         awaitTunnels(p, 1);
 
         try (Raw raw = new Raw(p.httpPort())) {
@@ -924,6 +884,33 @@ class ProxyFeaturesTest {
         byte[] b = new byte[n];
         new SplittableRandom(seed).nextBytes(b);
         return b;
+    }
+
+    /**
+     * An origin that hands the request for {@code heldPath} to {@code held} unanswered, answers a
+     * request with a body "posted BODY" once it has all of it, and any other with its path.
+     */
+    private static HttpRequestHandler holdingOrEchoing(String heldPath, CompletableFuture<HttpExchange> held) {
+        return ex -> {
+            if (ex.request().uri().equals(heldPath)) {
+                held.complete(ex);
+            } else if (ex.requestHasBody()) {
+                StringBuilder got = new StringBuilder();
+                ex.onBody(new BodyListener() {
+                    @Override
+                    public void onChunk(ByteBuf chunk, boolean last) {
+                        got.append(chunk.toString(UTF_8));
+                        ex.consume(chunk.readableBytes());
+                        chunk.release();
+                        if (last) {
+                            ex.respond(HttpResponseStatus.OK, "text/plain", "posted " + got);
+                        }
+                    }
+                });
+            } else {
+                ex.respond(HttpResponseStatus.OK, "text/plain", ex.request().uri());
+            }
+        };
     }
 
     /** ASCII letters: the same bytes whatever charset a helper encodes them with. */
