@@ -291,14 +291,8 @@ public final class SpdySession {
         localActive++;
         activeStreamCount = streams.size();
         streamsOpened++;
-        if (storedHeaders != null) {
-            writeEncoded(storedHeaders.synStream(ctx.alloc(), id, priority, endOfStream, headers));
-        } else {
-            DefaultSpdySynStreamFrame frame = new DefaultSpdySynStreamFrame(id, 0, priority, false);
-            frame.headers().set(headers);
-            frame.setLast(endOfStream);
-            write(frame);
-        }
+        write(storedHeaders != null ? storedHeaders.synStream(ctx.alloc(), id, priority, endOfStream, headers)
+                : withHeaders(new DefaultSpdySynStreamFrame(id, 0, priority, false), headers, endOfStream));
         if (endOfStream) {
             stream.endQueued = true;
             stream.state = SpdyStream.State.HALF_CLOSED_LOCAL;
@@ -338,14 +332,8 @@ public final class SpdySession {
         if (!stream.headersSent) {
             // The reply to a stream the peer opened (SPDY/3 section 2.6.2).
             stream.headersSent = true;
-            if (storedHeaders != null) {
-                writeEncoded(storedHeaders.synReply(ctx.alloc(), stream.id(), endOfStream, headers));
-            } else {
-                DefaultSpdySynReplyFrame reply = new DefaultSpdySynReplyFrame(stream.id(), false);
-                reply.headers().set(headers);
-                reply.setLast(endOfStream);
-                write(reply);
-            }
+            write(storedHeaders != null ? storedHeaders.synReply(ctx.alloc(), stream.id(), endOfStream, headers)
+                    : withHeaders(new DefaultSpdySynReplyFrame(stream.id(), false), headers, endOfStream));
             if (endOfStream) {
                 stream.endQueued = true;
                 localEnded(stream);
@@ -435,14 +423,8 @@ public final class SpdySession {
                 }
                 if (head.payload() instanceof SpdyHeaders h) {
                     s.queue.poll();
-                    if (storedHeaders != null) {
-                        writeEncoded(storedHeaders.headers(ctx.alloc(), s.id(), head.endOfStream(), h));
-                    } else {
-                        DefaultSpdyHeadersFrame frame = new DefaultSpdyHeadersFrame(s.id(), false);
-                        frame.headers().set(h);
-                        frame.setLast(head.endOfStream());
-                        write(frame);
-                    }
+                    write(storedHeaders != null ? storedHeaders.headers(ctx.alloc(), s.id(), head.endOfStream(), h)
+                            : withHeaders(new DefaultSpdyHeadersFrame(s.id(), false), h, head.endOfStream()));
                     if (head.endOfStream()) {
                         localEnded(s);
                         continue;
@@ -570,11 +552,6 @@ public final class SpdySession {
         smoothedRttNanos = smoothedRttNanos == 0 ? nanos : (7 * smoothedRttNanos + nanos) / 8;
     }
 
-    /** The smoothed round-trip time from PINGs, or zero before the first answer. */
-    public Duration smoothedRtt() {
-        return Duration.ofNanos(smoothedRttNanos);
-    }
-
     private void sessionConsumed(long bytes) {
         if (!config.sessionFlowControl() || bytes <= 0) {
             return;
@@ -615,14 +592,15 @@ public final class SpdySession {
         flushNeeded = true;
     }
 
-    private void write(SpdyFrame frame) {
-        ctx.write(frame, ctx.voidPromise());
-        framesSent++;
-        flushNeeded = true;
+    /** {@code frame} carrying {@code headers}, for Netty's encoder (header compression on). */
+    private static SpdyHeadersFrame withHeaders(SpdyHeadersFrame frame, SpdyHeaders headers, boolean last) {
+        frame.headers().set(headers);
+        frame.setLast(last);
+        return frame;
     }
 
-    /** A frame we encoded ourselves (header frames with stored blocks), past Netty's encoder. */
-    private void writeEncoded(ByteBuf frame) {
+    /** A frame for Netty's encoder, or one we encoded ourselves (a ByteBuf passes through). */
+    private void write(Object frame) {
         ctx.write(frame, ctx.voidPromise());
         framesSent++;
         flushNeeded = true;

@@ -31,6 +31,7 @@ import io.spdyproxy.spdy.SpdyStreamException;
 import io.spdyproxy.spdy.http.BodyListener;
 import io.spdyproxy.spdy.http.HttpExchange;
 import io.spdyproxy.spdy.http.HttpRequestHandler;
+import io.spdyproxy.testing.ChecksumHandler;
 import io.spdyproxy.tls.TlsContexts;
 import io.spdyproxy.transport.Transport;
 import io.spdyproxy.tunnel.Tunnel;
@@ -47,7 +48,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse.BodyHandlers;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
@@ -926,7 +926,7 @@ class ProxyFeaturesTest {
     private static String summary(byte[] body) {
         CRC32C crc = new CRC32C();
         crc.update(body);
-        return "bytes=" + body.length + " crc32c=" + Long.toHexString(crc.getValue());
+        return ChecksumHandler.summary(body.length, crc.getValue());
     }
 
     // ---- client helpers ----------------------------------------------------------------------
@@ -1156,44 +1156,6 @@ class ProxyFeaturesTest {
         }
     }
 
-    /** Answers {@code bytes=N crc32c=HEX} for the body it received, chunk by chunk. */
-    static final class ChecksumHandler implements HttpRequestHandler {
-        final AtomicInteger requests = new AtomicInteger();
-
-        @Override
-        public void onRequest(HttpExchange ex) {
-            requests.incrementAndGet();
-            CRC32C crc = new CRC32C();
-            long[] count = new long[1];
-            if (!ex.requestHasBody()) {
-                answer(ex, 0, crc.getValue());
-                return;
-            }
-            ex.onBody(new BodyListener() {
-                @Override
-                public void onChunk(ByteBuf chunk, boolean last) {
-                    int n = chunk.readableBytes();
-                    try {
-                        for (ByteBuffer b : chunk.nioBuffers()) {
-                            crc.update(b);
-                        }
-                        count[0] += n;
-                    } finally {
-                        chunk.release();
-                    }
-                    ex.consume(n);
-                    if (last) {
-                        answer(ex, count[0], crc.getValue());
-                    }
-                }
-            });
-        }
-
-        private static void answer(HttpExchange ex, long n, long crc) {
-            ex.respond(HttpResponseStatus.OK, "text/plain; charset=utf-8",
-                    "bytes=" + n + " crc32c=" + Long.toHexString(crc));
-        }
-    }
 
     /** Answers {@code who}, except {@code /hold...} requests, which wait for {@link #releaseAll}. */
     static final class HoldHandler implements HttpRequestHandler {

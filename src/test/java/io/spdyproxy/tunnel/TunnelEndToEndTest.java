@@ -13,7 +13,7 @@ import io.spdyproxy.origin.OriginClient;
 import io.spdyproxy.proxy.ProxyServer;
 import io.spdyproxy.spdy.SpdySession;
 import io.spdyproxy.tunnel.TunnelFixture.Body;
-import io.spdyproxy.tunnel.TunnelFixture.ChecksumHandler;
+import io.spdyproxy.testing.ChecksumHandler;
 import io.spdyproxy.tunnel.TunnelFixture.Collect;
 import io.spdyproxy.tunnel.TunnelFixture.Head;
 import io.spdyproxy.tunnel.TunnelFixture.Raw;

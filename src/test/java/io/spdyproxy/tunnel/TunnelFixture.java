@@ -16,9 +16,9 @@ import io.spdyproxy.proxy.ProxyConfig;
 import io.spdyproxy.proxy.ProxyIdentity;
 import io.spdyproxy.proxy.ProxyServer;
 import io.spdyproxy.spdy.SpdyStreamException;
-import io.spdyproxy.spdy.http.BodyListener;
 import io.spdyproxy.spdy.http.HttpExchange;
 import io.spdyproxy.spdy.http.HttpRequestHandler;
+import io.spdyproxy.testing.ChecksumHandler;
 import io.spdyproxy.testing.FaultRelay;
 import io.spdyproxy.tls.TlsContexts;
 import java.io.BufferedInputStream;
@@ -48,7 +48,6 @@ import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
@@ -254,49 +253,9 @@ final class TunnelFixture implements AutoCloseable {
         };
     }
 
-    /**
-     * Answers {@code bytes=N crc32c=HEX} for the request body it received, consuming each chunk
-     * as it arrives (the body is never held whole).
-     */
-    static final class ChecksumHandler implements HttpRequestHandler {
-        final AtomicInteger requests = new AtomicInteger();
-
-        @Override
-        public void onRequest(HttpExchange ex) {
-            requests.incrementAndGet();
-            CRC32C crc = new CRC32C();
-            long[] count = new long[1];
-            if (!ex.requestHasBody()) {
-                answer(ex, 0, crc.getValue());
-                return;
-            }
-            ex.onBody(new BodyListener() {
-                @Override
-                public void onChunk(ByteBuf chunk, boolean last) {
-                    int n = chunk.readableBytes();
-                    try {
-                        for (ByteBuffer b : chunk.nioBuffers()) {
-                            crc.update(b);
-                        }
-                        count[0] += n;
-                    } finally {
-                        chunk.release();
-                    }
-                    ex.consume(n);
-                    if (last) {
-                        answer(ex, count[0], crc.getValue());
-                    }
-                }
-            });
-        }
-
-        private static void answer(HttpExchange ex, long n, long crc) {
-            ex.respond(HttpResponseStatus.OK, "text/plain; charset=utf-8", summary(n, crc));
-        }
-    }
 
     static String summary(long bytes, long crc) {
-        return "bytes=" + bytes + " crc32c=" + Long.toHexString(crc);
+        return ChecksumHandler.summary(bytes, crc);
     }
 
     /**
