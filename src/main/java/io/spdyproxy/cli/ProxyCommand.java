@@ -70,9 +70,21 @@ final class ProxyCommand implements Callable<Integer> {
             description = "Keepalive PING interval on tunnels (default: 15s).")
     Duration pingInterval;
 
+    @Option(names = "--idle-timeout", converter = Durations.class,
+            description = "Close a client connection silent this long between requests or mid-body (default: 60s).")
+    Duration idleTimeout;
+
+    @Option(names = "--request-head-timeout", converter = Durations.class,
+            description = "Time a client has to send a request's line and headers, then 408 (default: 10s).")
+    Duration requestHeadTimeout;
+
+    @Option(names = "--trust-forwarded-for",
+            description = "Keep clients' X-Forwarded-For (only behind a trusted load balancer; default: off).")
+    Boolean trustForwardedFor;
+
     static final Set<String> KEYS = Set.of("bind", "port", "tunnelPort", "httpsPort", "adminPort", "domain",
             "defaultTunnel", "auth", "tokens", "dataDir", "cert", "key", "responseTimeout", "shutdownGrace",
-            "pingInterval");
+            "pingInterval", "idleTimeout", "requestHeadTimeout", "trustForwardedFor");
 
     @Override
     public Integer call() throws Exception {
@@ -122,6 +134,12 @@ final class ProxyCommand implements Callable<Integer> {
                         responseTimeout != null ? responseTimeout : y.duration("responseTimeout", d.responseTimeout()),
                         shutdownGrace != null ? shutdownGrace : y.duration("shutdownGrace", d.shutdownGrace()),
                         pingInterval != null ? pingInterval : y.duration("pingInterval", d.pingInterval()))
+                .withFrontend(
+                        idleTimeout != null ? idleTimeout : y.duration("idleTimeout", d.idleTimeout()),
+                        requestHeadTimeout != null ? requestHeadTimeout
+                                : y.duration("requestHeadTimeout", d.requestHeadTimeout()),
+                        trustForwardedFor != null ? trustForwardedFor
+                                : y.bool("trustForwardedFor", d.trustForwardedFor()))
                 .withDataDir(dataDir != null ? dataDir : Path.of(y.string("dataDir", d.dataDir().toString())));
     }
 

@@ -24,6 +24,12 @@ import java.util.Objects;
  * @param responseTimeout how long an origin may take to start answering (then 504)
  * @param shutdownGrace how long in-flight requests may run on after SIGTERM
  * @param pingInterval keepalive PING interval on tunnels
+ * @param idleTimeout a client connection with no request in flight, or whose request body stalls,
+ *     that sends nothing for this long is closed
+ * @param requestHeadTimeout a request's head (from the connection's start or the request's first
+ *     byte) must arrive within this, else {@code 408} and close (slowloris)
+ * @param trustForwardedFor keep a client's {@code X-Forwarded-For} and append to it (only behind a
+ *     trusted load balancer); off: the proxy starts the chain with the client's address
  */
 public record ProxyConfig(
         String bind,
@@ -40,7 +46,10 @@ public record ProxyConfig(
         Path keyFile,
         Duration responseTimeout,
         Duration shutdownGrace,
-        Duration pingInterval) {
+        Duration pingInterval,
+        Duration idleTimeout,
+        Duration requestHeadTimeout,
+        boolean trustForwardedFor) {
 
     public ProxyConfig {
         Objects.requireNonNull(bind, "bind");
@@ -50,6 +59,8 @@ public record ProxyConfig(
         Objects.requireNonNull(responseTimeout, "responseTimeout");
         Objects.requireNonNull(shutdownGrace, "shutdownGrace");
         Objects.requireNonNull(pingInterval, "pingInterval");
+        positive(idleTimeout, "idleTimeout");
+        positive(requestHeadTimeout, "requestHeadTimeout");
         if ((certFile == null) != (keyFile == null)) {
             throw new IllegalArgumentException("certFile and keyFile go together");
         }
@@ -59,37 +70,57 @@ public record ProxyConfig(
     public static ProxyConfig defaults(Path dataDir) {
         return new ProxyConfig("0.0.0.0", TunnelProtocol.DEFAULT_TUNNEL_PORT, TunnelProtocol.DEFAULT_FRONTEND_PORT,
                 -1, -1, null, TunnelProtocol.DEFAULT_NAME, true, Map.of(), dataDir, null, null,
-                Duration.ofSeconds(60), Duration.ofSeconds(10), Duration.ofSeconds(15));
+                Duration.ofSeconds(60), Duration.ofSeconds(10), Duration.ofSeconds(15),
+                Duration.ofSeconds(60), Duration.ofSeconds(10), false);
     }
 
     public ProxyConfig withPorts(int tunnel, int http, int https, int admin) {
         return new ProxyConfig(bind, tunnel, http, https, admin, domain, defaultTunnel, authRequired,
-                tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval);
+                tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
+                idleTimeout, requestHeadTimeout, trustForwardedFor);
     }
 
     public ProxyConfig withBind(String address) {
         return new ProxyConfig(address, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
-                authRequired, tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval);
+                authRequired, tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
+                idleTimeout, requestHeadTimeout, trustForwardedFor);
     }
 
     public ProxyConfig withAuth(boolean required, Map<String, String> hashes) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel, required,
-                hashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval);
+                hashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
+                idleTimeout, requestHeadTimeout, trustForwardedFor);
     }
 
     public ProxyConfig withDomain(String d, String defaultName) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, d, defaultName, authRequired,
-                tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval);
+                tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
+                idleTimeout, requestHeadTimeout, trustForwardedFor);
     }
 
     public ProxyConfig withCertificate(Path cert, Path key) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
-                authRequired, tokenHashes, dataDir, cert, key, responseTimeout, shutdownGrace, pingInterval);
+                authRequired, tokenHashes, dataDir, cert, key, responseTimeout, shutdownGrace, pingInterval,
+                idleTimeout, requestHeadTimeout, trustForwardedFor);
     }
 
     public ProxyConfig withTimeouts(Duration response, Duration grace, Duration ping) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
-                authRequired, tokenHashes, dataDir, certFile, keyFile, response, grace, ping);
+                authRequired, tokenHashes, dataDir, certFile, keyFile, response, grace, ping,
+                idleTimeout, requestHeadTimeout, trustForwardedFor);
+    }
+
+    public ProxyConfig withFrontend(Duration idle, Duration head, boolean trustXff) {
+        return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
+                authRequired, tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
+                idle, head, trustXff);
+    }
+
+    private static void positive(Duration d, String name) {
+        Objects.requireNonNull(d, name);
+        if (d.isNegative() || d.isZero()) {
+            throw new IllegalArgumentException(name + ": " + d + " (expected: > 0)");
+        }
     }
 
     /** The hex SHA-256 under which a token is stored and compared. */
@@ -99,6 +130,7 @@ public record ProxyConfig(
 
     public ProxyConfig withDataDir(Path dir) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
-                authRequired, tokenHashes, dir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval);
+                authRequired, tokenHashes, dir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
+                idleTimeout, requestHeadTimeout, trustForwardedFor);
     }
 }
