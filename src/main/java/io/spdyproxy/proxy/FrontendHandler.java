@@ -63,6 +63,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
 
     private final ProxyContext px;
     private final String scheme;
+    private final ClientTimeouts timeouts;
     private ChannelHandlerContext ctx;
     private Exchange current;
     private boolean flushPending;
@@ -85,9 +86,10 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    FrontendHandler(ProxyContext px, String scheme) {
+    FrontendHandler(ProxyContext px, String scheme, ClientTimeouts timeouts) {
         this.px = px;
         this.scheme = scheme;
+        this.timeouts = timeouts;
     }
 
     @Override
@@ -129,19 +131,23 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
 
     private void dispatch(Object msg) {
         if (msg instanceof HttpRequest req) {
+            timeouts.headReceived();
             if (req.decoderResult().isFailure()) {
                 ReferenceCountUtil.release(msg);
                 badRequest(req.decoderResult().cause());
+                return;
+            }
+            ClientRequests.Refusal refusal = ClientRequests.check(req);
+            if (refusal != null) {
+                ReferenceCountUtil.release(msg);
+                refuse(refusal.status(), refusal.message());
                 return;
             }
             String expect = req.headers().get(HttpHeaderNames.EXPECT);
             if (expect != null && !HttpHeaderValues.CONTINUE.contentEqualsIgnoreCase(expect.trim())
                     && !req.protocolVersion().equals(HttpVersion.HTTP_1_0)) {
                 ReferenceCountUtil.release(msg);
-                FullHttpResponse r = errorResponse(HttpResponseStatus.EXPECTATION_FAILED,
-                        "unsupported expectation: " + expect);
-                r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-                ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+                refuse(HttpResponseStatus.EXPECTATION_FAILED, "unsupported expectation: " + expect);
                 return;
             }
             if (HttpUtil.is100ContinueExpected(req)) {
@@ -176,7 +182,17 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
                 ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
                 : why != null && why.contains("line is larger") ? HttpResponseStatus.REQUEST_URI_TOO_LONG
                 : HttpResponseStatus.BAD_REQUEST;
-        FullHttpResponse r = errorResponse(status, "bad request: " + why);
+        refuse(status, "bad request: " + why);
+    }
+
+    /**
+     * Answers a request that goes nowhere and closes: what follows its head (a body, pipelined
+     * requests) cannot be trusted to be framed as the client meant.
+     */
+    private void refuse(HttpResponseStatus status, String message) {
+        px.stats().error(status.code());
+        noMoreRequests = true;
+        FullHttpResponse r = errorResponse(status, message);
         r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
     }
@@ -245,6 +261,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         private ScheduledFuture<?> timeout;
         private HttpHeaders trailers;
         private boolean counted;
+        /** The origin's declared body length, or -1 (none, or a bodyless answer); and what came. */
+        private long declaredLength = -1;
+        private long bodyReceived;
 
         Exchange(HttpRequest request) {
             this.request = request;
@@ -253,6 +272,14 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
                     || HttpUtil.getContentLength(request, 0L) > 0;
             this.requestDone = !requestHasBody;
             this.keepAlive = HttpUtil.isKeepAlive(request);
+            if (requestDone) {
+                timeouts.requestComplete();
+            }
+        }
+
+        private void requestComplete() {
+            requestDone = true;
+            timeouts.requestComplete();
         }
 
         void start() {
@@ -271,6 +298,23 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         private void cancelTimeout() {
             if (timeout != null) {
                 timeout.cancel(false);
+                timeout = null;
+            }
+        }
+
+        /**
+         * Reads more of the request body while the stream can take it; otherwise the origin is
+         * the one holding things up (it grants no window, or its link is full), and the response
+         * timeout runs so that an origin that never reads cannot hold the client forever.
+         */
+        private void readBodyOrWait() {
+            if (stream.isWritable()) {
+                if (!responseStarted) {
+                    cancelTimeout();
+                }
+                ctx.read();
+            } else {
+                armTimeout();
             }
         }
 
@@ -283,31 +327,21 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
 
         private void open() {
             String host = request.headers().get(HttpHeaderNames.HOST);
-            String name = px.router().route(host, px.registry());
+            String name = px.router().route(host);
             Tunnel tunnel = px.registry().pick(name, tried);
             if (tunnel == null) {
                 fail(HttpResponseStatus.SERVICE_UNAVAILABLE, tried.isEmpty()
-                        ? "no tunnel connected for '" + px.router().requestedName(host) + "'"
+                        ? "no tunnel connected for '" + name + "'"
                         : "no tunnel could take the request for '" + name + "'");
                 return;
             }
             int attempt = ++attempts;
             SpdySession session = tunnel.session();
             SpdyHeaders h = SpdyHttpHeaders.fromRequest(request, scheme);
-            forwardedHeaders(h, host);
+            String client = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().getHostAddress();
+            ClientRequests.forwardedHeaders(h, request, client, scheme, px.config().trustForwardedFor());
             session.newStream(h, 3, !requestHasBody, new Attempt(attempt)).whenComplete((s, e) ->
                     ctx.executor().execute(() -> opened(attempt, session, s, e)));
-        }
-
-        private void forwardedHeaders(SpdyHeaders h, String host) {
-            String client = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().getHostAddress();
-            java.util.List<String> all = request.headers().getAll("X-Forwarded-For");
-            String prior = all.isEmpty() ? null : String.join(", ", all);
-            h.set("x-forwarded-for", prior == null ? client : prior + ", " + client);
-            h.set("x-forwarded-proto", scheme);
-            if (host != null) {
-                h.set("x-forwarded-host", host);
-            }
         }
 
         private void opened(int attempt, SpdySession session, SpdyStream s, Throwable e) {
@@ -355,19 +389,26 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             }
             if (requestDone) {
                 armTimeout();
-            } else if (stream.isWritable()) {
-                ctx.read();
+            } else if (!finished) {
+                readBodyOrWait();
             }
             return true;
         }
 
         void requestContent(HttpContent c) {
+            if (c.decoderResult().isFailure()) {
+                // A malformed chunk: what came so far must never look like a whole request.
+                Throwable cause = c.decoderResult().cause();
+                c.release();
+                malformedBody(cause);
+                return;
+            }
             if (finished || gone || requestDone && stream != null) {
                 // The answer already went out (an error, or the origin answered early): drain.
                 boolean last = c instanceof LastHttpContent;
                 c.release();
                 if (last) {
-                    requestDone = true;
+                    requestComplete();
                     if (finished) {
                         next();
                     }
@@ -381,8 +422,23 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             send(c);
-            if (!requestDone && stream.isWritable()) {
-                ctx.read();
+            if (!requestDone) {
+                readBodyOrWait();
+            }
+        }
+
+        private void malformedBody(Throwable cause) {
+            String why = "malformed request body: " + (cause == null ? "decoding failed" : cause.getMessage());
+            log.debug("client {}: {}", ctx.channel().remoteAddress(), why);
+            noMoreRequests = true;
+            keepAlive = false;
+            if (stream != null) {
+                stream.reset(SpdyError.CANCEL); // the app sees an aborted request
+            }
+            if (responseStarted || finished) {
+                abort(why);
+            } else {
+                fail(HttpResponseStatus.BAD_REQUEST, why);
             }
         }
 
@@ -394,7 +450,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             }
             stream.sendData(data, last);
             if (last) {
-                requestDone = true;
+                requestComplete();
                 armTimeout();
             }
         }
@@ -433,7 +489,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             public void onWritabilityChanged(SpdyStream s) {
                 ctx.executor().execute(() -> {
                     if (attempt == attempts && !requestDone && !finished && stream == s && s.isWritable()) {
-                        ctx.read();
+                        readBodyOrWait();
                     }
                 });
             }
@@ -456,7 +512,12 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             if (responseStarted) {
-                trailers = SpdyHttpHeaders.toTrailers(headers);
+                try {
+                    trailers = OriginResponses.trailers(headers);
+                } catch (IllegalArgumentException e) {
+                    abort("origin sent invalid trailers: " + e.getMessage());
+                    return;
+                }
                 if (fin) {
                     end();
                 }
@@ -464,24 +525,36 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             }
             HttpResponse r;
             try {
-                r = SpdyHttpHeaders.toResponse(headers);
+                r = OriginResponses.head(headers);
             } catch (IllegalArgumentException e) {
                 stream.reset(SpdyError.PROTOCOL_ERROR);
+                log.info("origin stream {} sent an invalid response: {}", stream.id(), e.getMessage());
                 fail(HttpResponseStatus.BAD_GATEWAY, "origin sent an invalid response: " + e.getMessage());
+                return;
+            }
+            int code = r.status().code();
+            responseBodyless = headRequest || code == 204 || code == 304;
+            if (fin && !responseBodyless && OriginResponses.declaredLength(r) > 0) {
+                fail(HttpResponseStatus.BAD_GATEWAY, "origin declared a body of "
+                        + OriginResponses.declaredLength(r) + " bytes and sent none");
                 return;
             }
             cancelTimeout();
             responseStarted = true;
-            int code = r.status().code();
-            responseBodyless = headRequest || code == 204 || code == 304 || code < 200;
             if (!requestDone) {
                 keepAlive = false; // answered before the body ended: the rest must not be mistaken for a request
             }
-            if (!responseBodyless && !HttpUtil.isContentLengthSet(r)) {
-                if (fin) {
-                    HttpUtil.setContentLength(r, 0);
-                } else {
-                    HttpUtil.setTransferEncodingChunked(r, true);
+            if (!responseBodyless) {
+                declaredLength = OriginResponses.declaredLength(r);
+                if (declaredLength < 0) {
+                    if (fin) {
+                        declaredLength = 0;
+                        HttpUtil.setContentLength(r, 0);
+                    } else if (request.protocolVersion().equals(HttpVersion.HTTP_1_0)) {
+                        keepAlive = false; // no chunked coding in HTTP/1.0: the close ends the body
+                    } else {
+                        HttpUtil.setTransferEncodingChunked(r, true);
+                    }
                 }
             }
             HttpUtil.setKeepAlive(r, keepAlive);
@@ -503,6 +576,13 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
                 }
                 return;
             }
+            bodyReceived += n;
+            if (declaredLength >= 0 && bodyReceived > declaredLength) {
+                data.release();
+                s.consume(n);
+                abort("origin sent more than its Content-Length of " + declaredLength);
+                return;
+            }
             if (n > 0) {
                 ctx.write(new DefaultHttpContent(data)).addListener(f -> {
                     if (f.isSuccess()) {
@@ -522,6 +602,10 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
 
         private void end() {
             if (finished) {
+                return;
+            }
+            if (declaredLength >= 0 && bodyReceived < declaredLength) {
+                abort("origin ended the body after " + bodyReceived + " of its Content-Length of " + declaredLength);
                 return;
             }
             finished = true;
@@ -552,6 +636,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
                 ctx.close();
                 return;
             }
+            timeouts.exchangeDone();
             Object m;
             while ((m = pipelined.peek()) != null && !(m instanceof HttpRequest && current != null)) {
                 dispatch(pipelined.poll());
@@ -579,10 +664,25 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             // Mid-response: abort the connection, so a truncated body never looks complete.
-            log.info("origin stream {} failed mid-response ({}); aborting the client connection",
-                    s.id(), cause.getMessage());
+            abort("origin stream failed mid-response: " + cause.getMessage());
+        }
+
+        /**
+         * Ends the exchange after its head went out: the stream is reset and the client connection
+         * closed, never reused, so that a short, long or broken body cannot be taken for a whole
+         * answer or bleed into the next one.
+         */
+        private void abort(String why) {
+            log.info("stream {}: {}; aborting the client connection", stream == null ? 0 : stream.id(), why);
+            if (stream != null) {
+                stream.reset(SpdyError.PROTOCOL_ERROR); // a no-op on a stream that already ended
+            }
             finished = true;
+            keepAlive = false;
+            cancelTimeout();
+            releaseEarly();
             ended();
+            ctx.flush(); // what was valid goes out; the close then tells the client the rest is missing
             ctx.close();
         }
 

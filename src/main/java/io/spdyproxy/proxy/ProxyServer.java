@@ -127,9 +127,11 @@ public final class ProxyServer implements AutoCloseable {
                 }
                 // Up to 1,024 pipelined requests may wait for their answers (Netty's default is
                 // 128); a client that sends more without reading loses the connection.
+                ClientTimeouts timeouts = new ClientTimeouts(config.idleTimeout(), config.requestHeadTimeout());
+                ch.pipeline().addLast("timeouts", timeouts);
                 ch.pipeline().addLast("http", new HttpServerCodec(new HttpDecoderConfig().setMaxInitialLineLength(8192)
                         .setMaxHeaderSize(16384).setMaxChunkSize(64 * 1024), 1024));
-                ch.pipeline().addLast("frontend", new FrontendHandler(px, scheme));
+                ch.pipeline().addLast("frontend", new FrontendHandler(px, scheme, timeouts));
             }
         };
     }
@@ -162,6 +164,11 @@ public final class ProxyServer implements AutoCloseable {
 
     private static int port(Channel ch) {
         return ch == null ? -1 : ((InetSocketAddress) ch.localAddress()).getPort();
+    }
+
+    /** Completes once a tunnel of {@code name} is connected (at once when one is). */
+    public CompletableFuture<Tunnel> tunnelConnected(String name) {
+        return px.registry().connected(name);
     }
 
     /** Tunnels connected right now. */

@@ -3,9 +3,12 @@ package io.spdyproxy.proxy;
 import java.util.Locale;
 
 /**
- * Maps a request's host to a tunnel name: {@code <name>.<domain>} goes to tunnel {@code name} when
- * such a tunnel is connected; everything else goes to the default tunnel (the original's
- * behaviour: the origin that connected serves every request).
+ * Maps a request's host to the one tunnel name that may serve it. With a domain, {@code
+ * <name>.<domain>} belongs to tunnel {@code name} alone: when that tunnel is not connected the
+ * request fails (503), it never falls back to another tenant's tunnel. Hosts outside the domain,
+ * or every host without a domain (the original's behaviour), go to the default tunnel.
+ *
+ * <p>Stateless.
  */
 final class Router {
     private final String domainSuffix;
@@ -17,25 +20,19 @@ final class Router {
         this.defaultTunnel = defaultTunnel;
     }
 
-    String route(String hostHeader, TunnelRegistry registry) {
-        if (hostHeader != null && domainSuffix != null) {
-            String host = stripPort(hostHeader).toLowerCase(Locale.ROOT);
-            if (host.endsWith(domainSuffix)) {
-                String name = host.substring(0, host.length() - domainSuffix.length());
-                if (!name.isEmpty() && name.indexOf('.') < 0 && registry.has(name)) {
-                    return name;
-                }
-            }
-        }
-        return defaultTunnel;
-    }
-
-    /** The name a host asks for, for error messages. */
-    String requestedName(String hostHeader) {
+    /**
+     * The tunnel name for {@code hostHeader}. A host under the domain gives what stands before it,
+     * even when that is no valid tunnel name ({@code a.b}, empty): no tunnel has such a name, so
+     * the request gets 503 rather than the default tunnel.
+     */
+    String route(String hostHeader) {
         if (hostHeader == null || domainSuffix == null) {
             return defaultTunnel;
         }
         String host = stripPort(hostHeader).toLowerCase(Locale.ROOT);
+        if (host.endsWith(".")) {
+            host = host.substring(0, host.length() - 1); // the absolute form names the same host
+        }
         return host.endsWith(domainSuffix) ? host.substring(0, host.length() - domainSuffix.length()) : defaultTunnel;
     }
 

@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 
@@ -18,10 +19,27 @@ import java.util.concurrent.CopyOnWriteArrayList;
  */
 final class TunnelRegistry {
     private final Map<String, CopyOnWriteArrayList<Tunnel>> byName = new ConcurrentHashMap<>();
+    /** Futures of {@link #connected} waiting for a name. */
+    private final Map<String, CompletableFuture<Tunnel>> waiting = new ConcurrentHashMap<>();
 
     void add(Tunnel t) {
         byName.computeIfAbsent(t.name(), n -> new CopyOnWriteArrayList<>()).add(t);
         t.session().closeFuture().whenComplete((v, e) -> remove(t));
+        CompletableFuture<Tunnel> w = waiting.remove(t.name());
+        if (w != null) {
+            w.complete(t);
+        }
+    }
+
+    /** Completes with a tunnel of {@code name} once one is connected (at once if one is). */
+    CompletableFuture<Tunnel> connected(String name) {
+        CompletableFuture<Tunnel> f = waiting.computeIfAbsent(name, n -> new CompletableFuture<>());
+        List<Tunnel> list = byName.get(name);
+        if (list != null && !list.isEmpty()) {
+            waiting.remove(name, f);
+            f.complete(list.get(0));
+        }
+        return f;
     }
 
     void remove(Tunnel t) {

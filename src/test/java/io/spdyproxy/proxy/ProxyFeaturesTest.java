@@ -133,7 +133,7 @@ class ProxyFeaturesTest {
     // ---- 1. host routing ---------------------------------------------------------------------
 
     @Test
-    void hostsRouteToTheirTunnelAndEverythingElseToTheDefault() throws Exception {
+    void hostsRouteToTheirOwnTunnelOnlyAndHostsOutsideTheDomainToTheDefault() throws Exception {
         ProxyServer p = startProxy(config(Map.of("alpha", "alpha-token", "beta", "beta-token",
                 "default", "default-token")).withDomain("tunnel.test", "default"));
         startOrigin(p, "alpha", "alpha-token", named("alpha"));
@@ -148,14 +148,20 @@ class ProxyFeaturesTest {
         expected.put("beta.tunnel.test", "beta");
         expected.put("Alpha.Tunnel.Test", "alpha");
         expected.put("other.example", "default");
-        expected.put("gamma.tunnel.test", "default");    // no such tunnel connected
+        expected.put("gamma.tunnel.test", null);         // no such tunnel: never another tenant's
         expected.put("tunnel.test", "default");          // the bare domain
-        expected.put("x.alpha.tunnel.test", "default");  // nested names are not tunnel names
+        expected.put("x.alpha.tunnel.test", null);       // nested names are not tunnel names
+        expected.put(".tunnel.test", null);
         expected.put("127.0.0.1:" + p.httpPort(), "default");
         for (Map.Entry<String, String> e : expected.entrySet()) {
             Reply r = getWithHost(p.httpPort(), e.getKey(), "/who");
-            assertThat(r.status()).as("Host %s", e.getKey()).isEqualTo(200);
-            assertThat(r.text()).as("Host %s", e.getKey()).isEqualTo(e.getValue());
+            if (e.getValue() == null) {
+                assertThat(r.status()).as("Host %s", e.getKey()).isEqualTo(503);
+                assertThat(r.text()).as("Host %s", e.getKey()).contains("no tunnel connected");
+            } else {
+                assertThat(r.status()).as("Host %s", e.getKey()).isEqualTo(200);
+                assertThat(r.text()).as("Host %s", e.getKey()).isEqualTo(e.getValue());
+            }
         }
 
         // Without a default tunnel, what no name matches gets 503 naming the tunnel it wanted.
@@ -177,46 +183,34 @@ class ProxyFeaturesTest {
     // ---- 2. Router, TokenAuthenticator, tokens file ------------------------------------------
 
     @Test
-    void routerTakesOneLabelUnderTheDomainWhenThatTunnelIsConnected() {
-        TunnelRegistry registry = new TunnelRegistry();
-        registry.add(new Tunnel("alpha", embeddedSession(), false, null));
+    void routerGivesAHostUnderTheDomainOnlyItsOwnTunnelNeverTheDefault() {
         Router r = new Router("Tunnel.Test", "default");
 
-        assertThat(r.route("alpha.tunnel.test", registry)).isEqualTo("alpha");
-        assertThat(r.route("ALPHA.TUNNEL.TEST:1443", registry)).isEqualTo("alpha");
-        assertThat(r.route("alpha.tunnel.test:", registry)).isEqualTo("alpha");
-        assertThat(r.route("beta.tunnel.test", registry)).as("not connected").isEqualTo("default");
-        assertThat(r.route("a.b.tunnel.test", registry)).as("nested").isEqualTo("default");
-        assertThat(r.route("x.alpha.tunnel.test", registry)).as("nested").isEqualTo("default");
-        assertThat(r.route("alpha.tunnel.test.evil.example", registry)).isEqualTo("default");
-        assertThat(r.route("alphatunnel.test", registry)).isEqualTo("default");
-        assertThat(r.route("tunnel.test", registry)).isEqualTo("default");
-        assertThat(r.route(".tunnel.test", registry)).as("empty name").isEqualTo("default");
-        assertThat(r.route(".tunnel.test:80", registry)).as("empty name").isEqualTo("default");
-        assertThat(r.route("[::1]:1443", registry)).isEqualTo("default");
-        assertThat(r.route("[::1]", registry)).isEqualTo("default");
-        assertThat(r.route("::1", registry)).isEqualTo("default");
-        assertThat(r.route("", registry)).isEqualTo("default");
-        assertThat(r.route(null, registry)).isEqualTo("default");
-
-        assertThat(r.requestedName("gamma.tunnel.test:8080")).isEqualTo("gamma");
-        assertThat(r.requestedName("Gamma.Tunnel.Test")).isEqualTo("gamma");
-        assertThat(r.requestedName("a.b.tunnel.test")).isEqualTo("a.b");
-        assertThat(r.requestedName("other.example")).isEqualTo("default");
-        assertThat(r.requestedName("[::1]:1443")).isEqualTo("default");
-        assertThat(r.requestedName(null)).isEqualTo("default");
+        assertThat(r.route("alpha.tunnel.test")).isEqualTo("alpha");
+        assertThat(r.route("ALPHA.TUNNEL.TEST:1443")).isEqualTo("alpha");
+        assertThat(r.route("alpha.tunnel.test:")).isEqualTo("alpha");
+        assertThat(r.route("alpha.tunnel.test.")).as("absolute form").isEqualTo("alpha");
+        assertThat(r.route("beta.tunnel.test")).as("not connected: 503, not the default").isEqualTo("beta");
+        assertThat(r.route("a.b.tunnel.test")).as("nested: no such tunnel").isEqualTo("a.b");
+        assertThat(r.route("x.alpha.tunnel.test")).as("nested: no such tunnel").isEqualTo("x.alpha");
+        assertThat(r.route(".tunnel.test")).as("empty name: no such tunnel").isEmpty();
+        assertThat(r.route(".tunnel.test:80")).as("empty name: no such tunnel").isEmpty();
+        assertThat(r.route("alpha.tunnel.test.evil.example")).isEqualTo("default");
+        assertThat(r.route("alphatunnel.test")).isEqualTo("default");
+        assertThat(r.route("tunnel.test")).isEqualTo("default");
+        assertThat(r.route("[::1]:1443")).isEqualTo("default");
+        assertThat(r.route("[::1]")).isEqualTo("default");
+        assertThat(r.route("::1")).isEqualTo("default");
+        assertThat(r.route("")).isEqualTo("default");
+        assertThat(r.route(null)).isEqualTo("default");
     }
 
     @Test
     void routerWithoutADomainSendsEverythingToTheDefault() {
-        TunnelRegistry registry = new TunnelRegistry();
-        registry.add(new Tunnel("alpha", embeddedSession(), false, null));
-
         for (Router r : List.of(new Router(null, "web"), new Router("", "web"))) {
-            assertThat(r.route("alpha.tunnel.test", registry)).isEqualTo("web");
-            assertThat(r.route("alpha", registry)).isEqualTo("web");
-            assertThat(r.route("[::1]:1443", registry)).isEqualTo("web");
-            assertThat(r.requestedName("alpha.tunnel.test")).isEqualTo("web");
+            assertThat(r.route("alpha.tunnel.test")).isEqualTo("web");
+            assertThat(r.route("alpha")).isEqualTo("web");
+            assertThat(r.route("[::1]:1443")).isEqualTo("web");
         }
     }
 
@@ -334,11 +328,12 @@ class ProxyFeaturesTest {
 
         assertThat(viaClient.statusCode()).isEqualTo(200);
         assertThat(first).isNotNull();
-        assertThat(first.getAll("x-forwarded-for")).containsExactly("203.0.113.7, 127.0.0.1");
+        // A client's own X-Forwarded-For is not trusted by default: anyone can write one.
+        assertThat(first.getAll("x-forwarded-for")).containsExactly("127.0.0.1");
         assertThat(first.get("x-forwarded-host")).isEqualTo("127.0.0.1:" + p.httpPort());
         assertThat(first.get("x-forwarded-proto")).isEqualTo("http");
         assertThat(first.get("x-test")).isEqualTo("yes");
-        assertThat(viaClient.body()).contains("x-forwarded-for: 203.0.113.7, 127.0.0.1\n");
+        assertThat(viaClient.body()).contains("x-forwarded-for: 127.0.0.1\n");
 
         assertThat(raw.status()).isEqualTo(200);
         assertThat(second).isNotNull();
@@ -349,12 +344,13 @@ class ProxyFeaturesTest {
     }
 
     /**
-     * RFC 9110 section 5.3: several header lines of one name are one comma-separated list. A
-     * client (or an earlier proxy) sending X-Forwarded-For twice must keep both hops.
+     * RFC 9110 section 5.3: several header lines of one name are one comma-separated list. Behind
+     * a trusted load balancer ({@code --trust-forwarded-for}) every hop it sent is kept.
      */
     @Test
-    void xForwardedForKeepsEveryHopOfARepeatedHeader() throws Exception {
-        ProxyServer p = startProxy(config(Map.of("default", TOKEN)));
+    void xForwardedForKeepsEveryHopOfARepeatedHeaderWhenTrusted() throws Exception {
+        ProxyConfig c = config(Map.of("default", TOKEN));
+        ProxyServer p = startProxy(c.withFrontend(c.idleTimeout(), c.requestHeadTimeout(), true));
         EchoHeaders echo = new EchoHeaders();
         startOrigin(p, "default", TOKEN, echo);
         awaitTunnels(p, 1);
@@ -367,6 +363,25 @@ class ProxyFeaturesTest {
         assertThat(seen).isNotNull();
         assertThat(String.join(", ", seen.getAll("x-forwarded-for")))
                 .isEqualTo("198.51.100.1, 203.0.113.7, 127.0.0.1");
+    }
+
+    @Test
+    void aClientsOwnForwardingHeadersAreReplacedByDefault() throws Exception {
+        ProxyServer p = startProxy(config(Map.of("default", TOKEN)));
+        EchoHeaders echo = new EchoHeaders();
+        startOrigin(p, "default", TOKEN, echo);
+        awaitTunnels(p, 1);
+
+        Reply r = getWithHost(p.httpPort(), "shop.example", "/echo", "X-Forwarded-For: 6.6.6.6\r\n"
+                + "Forwarded: for=6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nX-Forwarded-Proto: https\r\n");
+        HttpHeaders seen = echo.seen.poll(5, TimeUnit.SECONDS);
+
+        assertThat(r.status()).isEqualTo(200);
+        assertThat(seen).isNotNull();
+        assertThat(seen.getAll("x-forwarded-for")).containsExactly("127.0.0.1");
+        assertThat(seen.getAll("x-forwarded-proto")).containsExactly("http");
+        assertThat(seen.contains("forwarded")).isFalse();
+        assertThat(seen.contains("x-real-ip")).isFalse();
     }
 
     // ---- 5. request bodies -------------------------------------------------------------------
