@@ -547,7 +547,9 @@ public final class TunnelBench {
                 "--tunnel-port", String.valueOf(tunnelPort), "--admin-port", String.valueOf(adminPort),
                 "--domain", "bench", "--default-tunnel", "files", "--token", "files=" + TOKEN,
                 "--token", "upstream=" + TOKEN, "--token", "sink=" + TOKEN, "--data-dir",
-                o.work().resolve("proxy-data").toString(), "--response-timeout", "300s");
+                o.work().resolve("proxy-data").toString(), "--response-timeout", "300s",
+                // The idle-streams scenario holds request bodies open on purpose.
+                "--idle-timeout", "600s");
         for (int i = 0; i < o.originProcesses(); i++) {
             cmd.add("--token");
             cmd.add("many" + i + "=" + TOKEN);
