@@ -445,6 +445,42 @@ class StaticFileHandlerTest {
                 .as("If-Match compares strongly").isEqualTo(HttpResponseStatus.PRECONDITION_FAILED);
     }
 
+    /**
+     * RFC 9110 section 15.4.5: a 304 carries the validators, not the representation's metadata
+     * (the original origin put text/html on every reply; a cache merging it would relabel the file).
+     */
+    @Test
+    void aNotModifiedCarriesNoContentTypeOrLength() throws Exception {
+        write("movie.mp4", randomBytes(3_000, 9));
+        Files.createDirectory(root.resolve("site"));
+        write("site/index.html", "<p>hi</p>".getBytes(UTF_8));
+        start(FileServerConfig.of(root).withCacheValidity(Duration.ofHours(1)));
+
+        SoftAssertions soft = new SoftAssertions();
+        for (String uri : List.of("/movie.mp4", "/site/", "/site/index.html")) {
+            Resp first = get(uri);
+            soft.assertThat(first.header(HttpHeaderNames.CONTENT_TYPE)).as(uri).isNotNull();
+            String etag = first.header(HttpHeaderNames.ETAG);
+            // Twice each: the first may be read from disk, the second is answered from the cache.
+            for (int i = 0; i < 2; i++) {
+                for (HttpMethod method : List.of(HttpMethod.GET, HttpMethod.HEAD)) {
+                    for (String[] condition : List.of(new String[] {"If-None-Match", etag},
+                            new String[] {"If-Modified-Since", MTIME_HTTP})) {
+                        Resp r = send(method, uri, null, condition[0], condition[1], "Range", "bytes=0-9");
+                        String what = method + " " + uri + " " + condition[0];
+                        soft.assertThat(r.status()).as(what).isEqualTo(HttpResponseStatus.NOT_MODIFIED);
+                        soft.assertThat(r.header(HttpHeaderNames.CONTENT_TYPE)).as(what).isNull();
+                        soft.assertThat(r.header(HttpHeaderNames.CONTENT_LENGTH)).as(what).isNull();
+                        soft.assertThat(r.header(HttpHeaderNames.CONTENT_RANGE)).as(what).isNull();
+                        soft.assertThat(r.header(HttpHeaderNames.ETAG)).as(what).isEqualTo(etag);
+                        soft.assertThat(r.body()).as(what).isEmpty();
+                    }
+                }
+            }
+        }
+        soft.assertAll();
+    }
+
     // ------------------------------------------------------------------------------------------
     // Directory listings
 
