@@ -42,6 +42,8 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
@@ -54,6 +56,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -914,6 +917,37 @@ class StaticFileHandlerTest {
         // response with a status code of 1xx (Informational) or 204 (No Content)."
         assertThat(replaced.header(HttpHeaderNames.CONTENT_LENGTH)).isNull();
         assertThat(Files.readString(root.resolve("doc.txt"))).isEqualTo("new");
+    }
+
+    @Test
+    void uploadsKeepTheModeOfTheFileTheyReplaceAndNewFilesGetTheUsualOne() throws Exception {
+        Assumptions.assumeTrue(root.getFileSystem().supportedFileAttributeViews().contains("posix"),
+                "POSIX file modes");
+        Map<String, String> modes = Map.of("script.sh", "rwxr-x---", "private.txt", "rw-------",
+                "shared.txt", "rw-rw-r--", "readonly.txt", "r--r--r--");
+        for (Map.Entry<String, String> m : modes.entrySet()) {
+            Files.setPosixFilePermissions(write(m.getKey(), "old".getBytes(UTF_8)),
+                    PosixFilePermissions.fromString(m.getValue()));
+        }
+        start(FileServerConfig.of(root).withAllowUploads(true));
+
+        for (Map.Entry<String, String> m : modes.entrySet()) {
+            Resp r = send(HttpMethod.PUT, "/" + m.getKey(), "new".getBytes(UTF_8));
+            assertThat(r.status()).as(m.getKey()).isEqualTo(HttpResponseStatus.NO_CONTENT);
+            Path file = root.resolve(m.getKey());
+            assertThat(Files.readString(file)).isEqualTo("new");
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).as(m.getKey())
+                    .isEqualTo(m.getValue());
+        }
+
+        // A new file: 0644 less what the umask takes away, as a file created any other way.
+        Set<PosixFilePermission> usual = Files.getPosixFilePermissions(Files.createFile(tmp.resolve("probe")));
+        usual.retainAll(PosixFilePermissions.fromString("rw-r--r--"));
+        assertThat(send(HttpMethod.PUT, "/fresh.txt", "fresh".getBytes(UTF_8)).status())
+                .isEqualTo(HttpResponseStatus.CREATED);
+        assertThat(Files.getPosixFilePermissions(root.resolve("fresh.txt"))).isEqualTo(usual)
+                .contains(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
+        assertThat(uploadTemps(root)).isEmpty();
     }
 
     @Test
