@@ -27,8 +27,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Writes a PUT body to a temporary file beside the target and renames it into place only once the
- * whole body arrived, so a reader never sees a half-written file; a replaced file's mode is kept. Each chunk is consumed (window
- * granted) only after it reached the file, which bounds memory by the stream window.
+ * whole body arrived, so a reader never sees a half-written file; a replaced file's mode is kept.
+ * Each chunk is consumed (window granted) only after it reached the file, which bounds memory by
+ * the stream window.
  *
  * <p>Threading: chunks arrive on the session's event loop and are written, in order, on the I/O
  * executor through a chain of futures.

@@ -11,6 +11,7 @@ import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
@@ -95,10 +96,18 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
                     "upstream " + (timeout ? "connect timed out" : "unreachable") + ": " + config.url() + "\n");
             return;
         }
+        HttpRequest request;
+        try {
+            request = UpstreamHeads.request(ex, config);
+        } catch (IllegalArgumentException e) { // not expected: the request target was checked on arrival
+            pool.release(f.channel());
+            fail(HttpResponseStatus.BAD_REQUEST, "invalid request: " + e.getMessage() + "\n");
+            return;
+        }
         upstream = f.channel();
         upstream.pipeline().addLast("exchange", this);
         state = State.SENDING;
-        upstream.write(UpstreamHeads.request(ex, config)).addListener(w -> {
+        upstream.write(request).addListener(w -> {
             if (!w.isSuccess()) {
                 keepAlive = false;
                 fail(HttpResponseStatus.BAD_GATEWAY, "cannot send the request upstream: " + w.cause() + "\n");

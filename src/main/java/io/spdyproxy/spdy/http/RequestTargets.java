@@ -37,9 +37,10 @@ public final class RequestTargets {
     private RequestTargets() {}
 
     /**
-     * The request target for {@code :path}. Throws {@link IllegalArgumentException} when it holds
-     * U+FFFD: Netty decodes header values as UTF-8 and puts that in place of bytes that were not
-     * UTF-8, so the name the peer meant is lost.
+     * The request target for {@code :path}. Netty's SPDY header decoder reads values as UTF-8 (its
+     * encoder writes one byte per char), so the raw UTF-8 bytes of a decoded path arrive here as the
+     * characters they spell, and U+FFFD in place of bytes that were not UTF-8: the name the peer
+     * meant is lost, and that throws {@link IllegalArgumentException} (answered with 400).
      */
     public static String fromSpdyPath(String path) {
         if (path.indexOf(REPLACEMENT) >= 0) {
