@@ -1,6 +1,7 @@
 package io.spdyproxy.example;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
@@ -11,14 +12,24 @@ import io.netty.handler.codec.http.QueryStringDecoder;
 import io.spdyproxy.spdy.http.BodyListener;
 import io.spdyproxy.spdy.http.HttpExchange;
 import io.spdyproxy.spdy.http.HttpRequestHandler;
+import java.nio.ByteBuffer;
+import java.util.List;
 
 /**
- * The library's example service: {@code GET /} greets, {@code GET /bytes?n=N} streams N bytes
+ * The library's example service: {@code GET /} greets, {@code GET /bytes?n=N} streams N zero bytes
  * paced by the stream's window, {@code POST /echo} streams the request body back as it arrives.
  * It shows the backpressure idiom: produce while writable, resume on the writability callback.
  */
 public final class ExampleHandler implements HttpRequestHandler {
     private static final int CHUNK = 32 * 1024;
+    /**
+     * What {@code /bytes} sends: zeros, shared by every response. Read-only and never released,
+     * each chunk is a view of it, so no copy or fill is paid per chunk. A pooled buffer merely
+     * advanced past its unwritten bytes would send whatever an earlier request left in that
+     * memory (another client's upload, say).
+     */
+    private static final ByteBuf ZEROS = Unpooled.unreleasableBuffer(
+            Unpooled.wrappedBuffer(ByteBuffer.allocateDirect(CHUNK).asReadOnlyBuffer()));
 
     @Override
     public void onRequest(HttpExchange ex) {
@@ -26,10 +37,26 @@ public final class ExampleHandler implements HttpRequestHandler {
         switch (uri.path()) {
             case "/" -> ex.respond(HttpResponseStatus.OK, "text/plain; charset=utf-8",
                     "Hello from spdy-proxy over " + ex.stream().session().config().protocol().alpnId() + "\n");
-            case "/bytes" -> streamBytes(ex, Long.parseLong(uri.parameters()
-                    .getOrDefault("n", java.util.List.of("1024")).get(0)));
+            case "/bytes" -> {
+                long n = count(uri.parameters().getOrDefault("n", List.of("1024")).get(0));
+                if (n < 0) {
+                    ex.respond(HttpResponseStatus.BAD_REQUEST, "text/plain; charset=utf-8",
+                            "n: expected a number of bytes >= 0\n");
+                } else {
+                    streamBytes(ex, n);
+                }
+            }
             case "/echo" -> echo(ex);
             default -> ex.respond(HttpResponseStatus.NOT_FOUND, "text/plain; charset=utf-8", "not found\n");
+        }
+    }
+
+    /** The byte count {@code n} asks for, or -1 when it is not one. */
+    private static long count(String n) {
+        try {
+            return Math.max(-1, Long.parseLong(n));
+        } catch (NumberFormatException e) {
+            return -1;
         }
     }
 
@@ -46,10 +73,8 @@ public final class ExampleHandler implements HttpRequestHandler {
         Runnable produce = () -> {
             while (left[0] > 0 && ex.isWritable() && !ex.stream().isClosed()) {
                 int n = (int) Math.min(CHUNK, left[0]);
-                ByteBuf chunk = ex.stream().session().channel().alloc().buffer(n);
-                chunk.writerIndex(n); // content is irrelevant; pooled memory as is
                 left[0] -= n;
-                ex.write(chunk, left[0] == 0);
+                ex.write(ZEROS.slice(0, n), left[0] == 0);
             }
         };
         ex.onWritable(produce);

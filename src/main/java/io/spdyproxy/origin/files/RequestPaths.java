@@ -1,5 +1,6 @@
 package io.spdyproxy.origin.files;
 
+import io.spdyproxy.spdy.http.RequestTargets;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -10,9 +11,11 @@ import java.util.List;
 
 /**
  * Turns a request target into the path segments of a file under the root, refusing anything that
- * could name a file outside it. Decoding is done once and strictly: malformed percent escapes,
- * invalid or overlong UTF-8 (e.g. {@code %c0%ae}), NUL, backslashes and dot segments are errors,
- * never silently repaired. Double encoding ({@code %252e}) decodes to a literal {@code %2e} name.
+ * could name a file outside it. A path the original proxy sent decoded ({@code /a b.txt},
+ * {@code /a#b.txt}, {@code /100%.txt}) is first escaped by {@link RequestTargets} (which says how
+ * the two forms are told apart); then decoding is done once and strictly: invalid or overlong UTF-8
+ * (e.g. {@code %c0%ae}), NUL, backslashes and dot segments are errors, never silently repaired.
+ * Double encoding ({@code %252e}) decodes to a literal {@code %2e} name.
  */
 final class RequestPaths {
 
@@ -33,12 +36,15 @@ final class RequestPaths {
     private RequestPaths() {}
 
     static Decoded decode(String uri) throws BadPath {
-        int q = uri.indexOf('?');
-        String raw = q < 0 ? uri : uri.substring(0, q);
-        int hash = raw.indexOf('#');
-        if (hash >= 0) {
-            raw = raw.substring(0, hash);
+        String target;
+        try {
+            target = RequestTargets.fromSpdyPath(uri); // unchanged when already encoded
+        } catch (IllegalArgumentException e) {
+            throw new BadPath(400, e.getMessage());
         }
+        // No fragment to cut: a '#' in :path is part of the name and arrives escaped.
+        int q = target.indexOf('?');
+        String raw = q < 0 ? target : target.substring(0, q);
         if (raw.isEmpty() || raw.charAt(0) != '/') {
             throw new BadPath(400, "request target must start with '/'");
         }
@@ -75,10 +81,7 @@ final class RequestPaths {
                 bytes.write(hi << 4 | lo);
                 i += 2;
             } else if (c > 0x7F) {
-                int cp = raw.codePointAt(i);
-                byte[] utf8 = new String(Character.toChars(cp)).getBytes(StandardCharsets.UTF_8);
-                bytes.write(utf8, 0, utf8.length);
-                i += Character.charCount(cp) - 1;
+                throw new BadPath(400, "unescaped non-ASCII in path"); // RequestTargets escaped it
             } else {
                 bytes.write(c);
             }

@@ -7,25 +7,36 @@ import io.spdyproxy.spdy.http.BodyListener;
 import io.spdyproxy.spdy.http.HttpExchange;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.EnumSet;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ThreadLocalRandom;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Writes a PUT body to a temporary file beside the target and renames it into place only once the
- * whole body arrived, so a reader never sees a half-written file. Each chunk is consumed (window
- * granted) only after it reached the file, which bounds memory by the stream window.
+ * whole body arrived, so a reader never sees a half-written file; a replaced file's mode is kept.
+ * Each chunk is consumed (window granted) only after it reached the file, which bounds memory by
+ * the stream window.
  *
  * <p>Threading: chunks arrive on the session's event loop and are written, in order, on the I/O
  * executor through a chain of futures.
  */
 final class UploadWriter implements BodyListener {
     private static final Logger log = LoggerFactory.getLogger(UploadWriter.class);
+    private static final Set<PosixFilePermission> NEW_FILE_MODE = PosixFilePermissions.fromString("rw-r--r--");
 
     private final HttpExchange exchange;
     private final Path target;
@@ -54,10 +65,47 @@ final class UploadWriter implements BodyListener {
 
     private void open() {
         try {
-            temp = Files.createTempFile(target.getParent(), ".upload-", ".part");
-            out = FileChannel.open(temp, StandardOpenOption.WRITE);
+            for (int attempt = 0; out == null; attempt++) {
+                Path p = target.resolveSibling(".upload-"
+                        + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36) + ".part");
+                try {
+                    out = create(p);
+                    temp = p;
+                } catch (FileAlreadyExistsException e) {
+                    if (attempt == 8) {
+                        throw e;
+                    }
+                }
+            }
         } catch (IOException e) {
             throw new IllegalStateException("cannot create a temporary file: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Creates the file exclusively (O_EXCL: a planted link is never followed) with mode 0644, from
+     * which the process umask takes away as for any file created; {@code createTempFile} would give
+     * 0600, and a new upload would be unreadable to the group and others where a copy is not.
+     */
+    private static FileChannel create(Path p) throws IOException {
+        Set<StandardOpenOption> options = EnumSet.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        try {
+            return FileChannel.open(p, options, PosixFilePermissions.asFileAttribute(NEW_FILE_MODE));
+        } catch (UnsupportedOperationException e) { // not a POSIX file system: its defaults
+            return FileChannel.open(p, options);
+        }
+    }
+
+    /** The replaced file's permission bits go to its replacement (owner and group cannot follow). */
+    private void keepMode() throws IOException {
+        try {
+            PosixFileAttributes old = Files.readAttributes(target, PosixFileAttributes.class,
+                    LinkOption.NOFOLLOW_LINKS);
+            if (old.isRegularFile()) {
+                Files.setPosixFilePermissions(temp, old.permissions());
+            }
+        } catch (NoSuchFileException | UnsupportedOperationException e) {
+            // a new file, or no POSIX modes: keep the mode it was created with
         }
     }
 
@@ -105,6 +153,7 @@ final class UploadWriter implements BodyListener {
         try {
             out.force(false);
             out.close();
+            keepMode();
             Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
             throw new IllegalStateException("cannot store the upload: " + e.getMessage(), e);

@@ -8,18 +8,13 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.DefaultHttpContent;
-import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpContent;
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
-import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -27,8 +22,6 @@ import io.spdyproxy.spdy.SpdyError;
 import io.spdyproxy.spdy.http.BodyListener;
 import io.spdyproxy.spdy.http.HttpExchange;
 import java.util.ArrayDeque;
-import java.util.Locale;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,8 +36,6 @@ import org.slf4j.LoggerFactory;
 final class UpstreamExchange extends ChannelInboundHandlerAdapter implements BodyListener {
     private static final Logger log = LoggerFactory.getLogger(UpstreamExchange.class);
     private static final String TEXT = "text/plain; charset=utf-8";
-    private static final Set<String> HOP_BY_HOP = Set.of("connection", "keep-alive", "proxy-connection",
-            "transfer-encoding", "upgrade", "te", "trailer", "proxy-authorization", "proxy-authenticate");
 
     /** Lifecycle of one exchange. */
     private enum State {
@@ -105,10 +96,18 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
                     "upstream " + (timeout ? "connect timed out" : "unreachable") + ": " + config.url() + "\n");
             return;
         }
+        HttpRequest request;
+        try {
+            request = UpstreamHeads.request(ex, config);
+        } catch (IllegalArgumentException e) { // not expected: the request target was checked on arrival
+            pool.release(f.channel());
+            fail(HttpResponseStatus.BAD_REQUEST, "invalid request: " + e.getMessage() + "\n");
+            return;
+        }
         upstream = f.channel();
         upstream.pipeline().addLast("exchange", this);
         state = State.SENDING;
-        upstream.write(upstreamRequest()).addListener(w -> {
+        upstream.write(request).addListener(w -> {
             if (!w.isSuccess()) {
                 keepAlive = false;
                 fail(HttpResponseStatus.BAD_GATEWAY, "cannot send the request upstream: " + w.cause() + "\n");
@@ -127,49 +126,6 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
             requestSent();
         }
         upstream.read();
-    }
-
-    private HttpRequest upstreamRequest() {
-        HttpRequest in = ex.request();
-        HttpRequest out = new DefaultHttpRequest(HttpVersion.HTTP_1_1, in.method(),
-                config.pathPrefix() + in.uri());
-        HttpHeaders h = out.headers();
-        copyEndToEnd(in.headers(), h);
-        String host = in.headers().get(HttpHeaderNames.HOST);
-        if (host == null) {
-            h.set(HttpHeaderNames.HOST, config.url().getHost() + ":" + config.port());
-        }
-        // Set from what the proxy passed along: the client's address arrives in X-Forwarded-For.
-        if (host != null) {
-            h.set("x-forwarded-host", host);
-        }
-        h.set("x-forwarded-proto", ex.scheme());
-        if (ex.requestHasBody() && !h.contains(HttpHeaderNames.CONTENT_LENGTH)) {
-            HttpUtil.setTransferEncodingChunked(out, true);
-        } else if (!ex.requestHasBody()) {
-            h.remove(HttpHeaderNames.CONTENT_LENGTH);
-            if (in.method().name().equals("POST") || in.method().name().equals("PUT")) {
-                h.set(HttpHeaderNames.CONTENT_LENGTH, 0);
-            }
-        }
-        h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
-        return out;
-    }
-
-    /** Copies all but hop-by-hop headers, including those the Connection header names (RFC 9110 7.6.1). */
-    private static void copyEndToEnd(HttpHeaders from, HttpHeaders to) {
-        Set<String> named = new java.util.HashSet<>();
-        for (String v : from.getAll(HttpHeaderNames.CONNECTION)) {
-            for (String t : v.split(",")) {
-                named.add(t.trim().toLowerCase(Locale.ROOT));
-            }
-        }
-        for (var e : from) {
-            String n = e.getKey().toLowerCase(Locale.ROOT);
-            if (!HOP_BY_HOP.contains(n) && !named.contains(n)) {
-                to.add(e.getKey(), e.getValue());
-            }
-        }
     }
 
     @Override
@@ -253,10 +209,7 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
             state = State.STREAMING_RESPONSE;
             keepAlive = HttpUtil.isKeepAlive(r);
             boolean empty = msg instanceof LastHttpContent lc && !lc.content().isReadable();
-            HttpResponse head = new io.netty.handler.codec.http.DefaultHttpResponse(
-                    HttpVersion.HTTP_1_1, r.status());
-            copyEndToEnd(r.headers(), head.headers());
-            ex.respond(head, empty);
+            ex.respond(UpstreamHeads.response(r), empty);
             if (msg instanceof HttpContent c) {
                 relay(c);
             } else {

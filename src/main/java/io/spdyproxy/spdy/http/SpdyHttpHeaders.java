@@ -50,14 +50,15 @@ public final class SpdyHttpHeaders {
     }
 
     /**
-     * The request a SYN_STREAM describes. Throws {@link IllegalArgumentException} when a required
-     * pseudo-header is missing, which SPDY/3 section 3.2.1 answers with 400.
+     * The request a SYN_STREAM describes, its URI a valid request target even when the peer sent
+     * the path decoded (see {@link RequestTargets}). Throws {@link IllegalArgumentException} when a
+     * required pseudo-header is missing or repeated, which SPDY/3 section 3.2.1 answers with 400.
      */
     public static HttpRequest toRequest(SpdyHeaders h) {
-        String method = required(h, METHOD);
-        String path = required(h, PATH);
+        String method = single(h, METHOD);
+        String path = single(h, PATH);
         HttpRequest request = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.valueOf(method),
-                path, new DefaultHttpHeaders());
+                RequestTargets.fromSpdyPath(path), new DefaultHttpHeaders());
         copyToHttp(h, request.headers());
         String host = h.getAsString(HOST);
         if (host != null && !host.isEmpty()) {
@@ -106,6 +107,18 @@ public final class SpdyHttpHeaders {
         HttpHeaders out = new DefaultHttpHeaders();
         copyToHttp(h, out);
         return out;
+    }
+
+    /**
+     * A required pseudo-header that must have one value: a NUL inside a header value separates
+     * values (SPDY/3 section 2.6.10), so {@code /a\0/b} would otherwise be read as {@code /a}.
+     */
+    private static String single(SpdyHeaders h, String name) {
+        String v = required(h, name);
+        if (h.getAll(name).size() > 1) {
+            throw new IllegalArgumentException("more than one " + name + " header");
+        }
+        return v;
     }
 
     private static String required(SpdyHeaders h, String name) {

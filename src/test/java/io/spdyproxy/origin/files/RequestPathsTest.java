@@ -1,6 +1,7 @@
 package io.spdyproxy.origin.files;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatNoException;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
@@ -37,11 +38,44 @@ class RequestPathsTest {
     }
 
     @Test
-    void queryAndFragmentAreNotPartOfThePath() throws Exception {
+    void theQueryIsNotPartOfThePath() throws Exception {
         RequestPaths.Decoded d = decode("/a/b.txt?x=1&y=/../..#frag");
         assertThat(d.segments()).containsExactly("a", "b.txt");
         assertThat(d.path()).isEqualTo("/a/b.txt");
         assertThat(decode("/dir/?sort=name").directoryForm()).isTrue();
+    }
+
+    /** What the original Go proxy sends (PROTOCOL.md): the decoded path, '#' part of the name. */
+    @Test
+    void decodedPathsNameTheFileLiterally() throws Exception {
+        assertThat(decode("/a b.txt").segments()).containsExactly("a b.txt");
+        assertThat(decode("/a#b.txt").segments()).containsExactly("a#b.txt");
+        assertThat(decode("/café.txt").segments()).containsExactly("café.txt");
+        assertThat(decode("/dir name/a#b c.txt?x=1").segments()).containsExactly("dir name", "a#b c.txt");
+        assertThat(decode("/x#/").directoryForm()).isTrue();
+        assertThat(decode("/100% sure.txt").segments()).containsExactly("100% sure.txt");
+        assertThat(decode("/a b%20c.txt").segments()).as("literal: no second decode").containsExactly("a b%20c.txt");
+        // A '%' not followed by two hex digits cannot start an escape: a literal '%'.
+        for (String name : List.of("%", "a%", "a%4", "%zz", "%g0", "%%41", "100%.txt")) {
+            assertThat(decode("/" + name).segments()).as(name).containsExactly(name);
+        }
+        // What our proxy sends for the same names.
+        assertThat(decode("/a%20b.txt").segments()).containsExactly("a b.txt");
+        assertThat(decode("/a%23b.txt").segments()).containsExactly("a#b.txt");
+        assertThat(decode("/caf%C3%A9.txt").segments()).containsExactly("café.txt");
+    }
+
+    @Test
+    void decodedPathsCannotEscapeTheRootEither() {
+        for (String uri : List.of("/a b/../../etc/passwd", "/../a b", "/a b/..", "/ ..\\etc", "/a b\\..\\x",
+                "/a b\u0000.txt", "/#/../x", "/café/../../x")) {
+            assertThat(refusal(uri)).as(uri).isEqualTo(400);
+        }
+        // Escapes inside a decoded path are literal characters: "%2e%2e" is a name, not "..".
+        assertThatNoException().isThrownBy(() -> assertThat(decode("/a b/%2e%2e/x").segments())
+                .containsExactly("a b", "%2e%2e", "x"));
+        // Bytes that were not UTF-8 arrive as U+FFFD from the header decoder: the name is lost.
+        assertThat(refusal("/caf\uFFFD.txt")).isEqualTo(400);
     }
 
     @Test
@@ -86,13 +120,6 @@ class RequestPathsTest {
     void invalidOrOverlongUtf8IsRefused() {
         for (String uri : List.of("/%c0%ae%c0%ae/etc/passwd", "/%c0%af", "/%e0%80%ae%e0%80%ae/x",
                 "/%c1%9c", "/%ff", "/%80", "/%c3", "/%ed%a0%80", "/%f8%80%80%80%ae")) {
-            assertThat(refusal(uri)).as(uri).isEqualTo(400);
-        }
-    }
-
-    @Test
-    void malformedEscapesAreRefused() {
-        for (String uri : List.of("/%", "/a%", "/a%4", "/%zz", "/%g0", "/%%41")) {
             assertThat(refusal(uri)).as(uri).isEqualTo(400);
         }
     }

@@ -42,6 +42,8 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
@@ -54,6 +56,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -445,6 +448,42 @@ class StaticFileHandlerTest {
                 .as("If-Match compares strongly").isEqualTo(HttpResponseStatus.PRECONDITION_FAILED);
     }
 
+    /**
+     * RFC 9110 section 15.4.5: a 304 carries the validators, not the representation's metadata
+     * (the original origin put text/html on every reply; a cache merging it would relabel the file).
+     */
+    @Test
+    void aNotModifiedCarriesNoContentTypeOrLength() throws Exception {
+        write("movie.mp4", randomBytes(3_000, 9));
+        Files.createDirectory(root.resolve("site"));
+        write("site/index.html", "<p>hi</p>".getBytes(UTF_8));
+        start(FileServerConfig.of(root).withCacheValidity(Duration.ofHours(1)));
+
+        SoftAssertions soft = new SoftAssertions();
+        for (String uri : List.of("/movie.mp4", "/site/", "/site/index.html")) {
+            Resp first = get(uri);
+            soft.assertThat(first.header(HttpHeaderNames.CONTENT_TYPE)).as(uri).isNotNull();
+            String etag = first.header(HttpHeaderNames.ETAG);
+            // Twice each: the first may be read from disk, the second is answered from the cache.
+            for (int i = 0; i < 2; i++) {
+                for (HttpMethod method : List.of(HttpMethod.GET, HttpMethod.HEAD)) {
+                    for (String[] condition : List.of(new String[] {"If-None-Match", etag},
+                            new String[] {"If-Modified-Since", MTIME_HTTP})) {
+                        Resp r = send(method, uri, null, condition[0], condition[1], "Range", "bytes=0-9");
+                        String what = method + " " + uri + " " + condition[0];
+                        soft.assertThat(r.status()).as(what).isEqualTo(HttpResponseStatus.NOT_MODIFIED);
+                        soft.assertThat(r.header(HttpHeaderNames.CONTENT_TYPE)).as(what).isNull();
+                        soft.assertThat(r.header(HttpHeaderNames.CONTENT_LENGTH)).as(what).isNull();
+                        soft.assertThat(r.header(HttpHeaderNames.CONTENT_RANGE)).as(what).isNull();
+                        soft.assertThat(r.header(HttpHeaderNames.ETAG)).as(what).isEqualTo(etag);
+                        soft.assertThat(r.body()).as(what).isEmpty();
+                    }
+                }
+            }
+        }
+        soft.assertAll();
+    }
+
     // ------------------------------------------------------------------------------------------
     // Directory listings
 
@@ -621,6 +660,71 @@ class StaticFileHandlerTest {
         // The root itself still works.
         assertThat(get("/public.txt").text()).isEqualTo("public");
         assertThat(get("/a/b/../../public.txt").status().code()).isIn(200, 400);
+    }
+
+    /**
+     * The original Go proxy sends the decoded path in :path (PROTOCOL.md): files with any legal
+     * name are served, '#' is part of the name, and what our proxy sends (encoded) still works.
+     */
+    @Test
+    void pathsSentDecodedByTheOriginalProxyServeTheirFiles() throws Exception {
+        Map<String, String> files = new LinkedHashMap<>();
+        files.put("a b.txt", "/a%20b.txt");
+        files.put("a#b.txt", "/a%23b.txt");
+        files.put("café.txt", "/caf%C3%A9.txt");
+        files.put("100%.txt", "/100%25.txt");
+        files.put("50% off #1 <new>.txt", "/50%25%20off%20%231%20%3Cnew%3E.txt");
+        files.put("\uD83C\uDFB5 tune.mp3", "/%F0%9F%8E%B5%20tune.mp3");
+        for (String name : files.keySet()) {
+            write(name, ("content of " + name).getBytes(UTF_8));
+        }
+        Files.createDirectory(root.resolve("my dir"));
+        write("my dir/x y.txt", "nested".getBytes(UTF_8));
+        start(FileServerConfig.of(root));
+
+        SoftAssertions soft = new SoftAssertions();
+        for (Map.Entry<String, String> f : files.entrySet()) {
+            String expected = "content of " + f.getKey();
+            for (String uri : List.of("/" + f.getKey(), f.getValue(), "/" + f.getKey() + "?x=1#y", f.getValue() + "?x")) {
+                Resp r = get(uri);
+                soft.assertThat(r.status()).as(uri).isEqualTo(HttpResponseStatus.OK);
+                soft.assertThat(r.text()).as(uri).isEqualTo(expected);
+            }
+        }
+        soft.assertThat(get("/my dir/x y.txt").text()).isEqualTo("nested");
+        soft.assertThat(get("/my%20dir/x%20y.txt").text()).isEqualTo("nested");
+        Resp redirect = get("/my dir?sort=name");
+        soft.assertThat(redirect.status()).isEqualTo(HttpResponseStatus.MOVED_PERMANENTLY);
+        soft.assertThat(redirect.header(HttpHeaderNames.LOCATION)).as("a valid URI").isEqualTo("/my%20dir/?sort=name");
+        soft.assertThat(get("/a").status()).as("'#' is not a fragment").isEqualTo(HttpResponseStatus.NOT_FOUND);
+        soft.assertAll();
+    }
+
+    @Test
+    void decodedPathsCannotLeaveTheRoot() throws Exception {
+        Files.writeString(tmp.resolve("secret.txt"), SECRET);
+        Files.writeString(outside.resolve("secret.txt"), SECRET);
+        Files.createDirectory(root.resolve("a b"));
+        write("a b/public.txt", "public".getBytes(UTF_8));
+        start(FileServerConfig.of(root).withAllowUploads(true));
+
+        SoftAssertions soft = new SoftAssertions();
+        for (String uri : List.of("/a b/../../secret.txt", "/a b/../../outside/secret.txt", "/ /../../secret.txt",
+                "/#/../../secret.txt", "/a b/..\\..\\secret.txt", "/a b/%2e%2e/%2e%2e/secret.txt",
+                "/a b/%252e%252e/secret.txt", "/a b/\u0000/../../secret.txt", "/café/../../secret.txt",
+                "/..%5c..%5c secret.txt", "/a b/..")) {
+            for (HttpMethod method : List.of(HttpMethod.GET, HttpMethod.HEAD, HttpMethod.POST)) {
+                Resp r = send(method, uri, null);
+                soft.assertThat(r.status().code()).as("%s %s", method, uri).isIn(400, 403, 404);
+                soft.assertThat(r.text()).as("%s %s", method, uri).doesNotContain(SECRET);
+            }
+            soft.assertThat(send(HttpMethod.PUT, uri, "EVIL".getBytes(UTF_8)).status().code()).as("PUT %s", uri)
+                    .isBetween(400, 499);
+        }
+        soft.assertAll();
+        assertThat(Files.readString(tmp.resolve("secret.txt"))).isEqualTo(SECRET);
+        assertThat(Files.readString(outside.resolve("secret.txt"))).isEqualTo(SECRET);
+        assertThat(get("/a b/public.txt").text()).isEqualTo("public");
     }
 
     @Test
@@ -816,6 +920,37 @@ class StaticFileHandlerTest {
     }
 
     @Test
+    void uploadsKeepTheModeOfTheFileTheyReplaceAndNewFilesGetTheUsualOne() throws Exception {
+        Assumptions.assumeTrue(root.getFileSystem().supportedFileAttributeViews().contains("posix"),
+                "POSIX file modes");
+        Map<String, String> modes = Map.of("script.sh", "rwxr-x---", "private.txt", "rw-------",
+                "shared.txt", "rw-rw-r--", "readonly.txt", "r--r--r--");
+        for (Map.Entry<String, String> m : modes.entrySet()) {
+            Files.setPosixFilePermissions(write(m.getKey(), "old".getBytes(UTF_8)),
+                    PosixFilePermissions.fromString(m.getValue()));
+        }
+        start(FileServerConfig.of(root).withAllowUploads(true));
+
+        for (Map.Entry<String, String> m : modes.entrySet()) {
+            Resp r = send(HttpMethod.PUT, "/" + m.getKey(), "new".getBytes(UTF_8));
+            assertThat(r.status()).as(m.getKey()).isEqualTo(HttpResponseStatus.NO_CONTENT);
+            Path file = root.resolve(m.getKey());
+            assertThat(Files.readString(file)).isEqualTo("new");
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).as(m.getKey())
+                    .isEqualTo(m.getValue());
+        }
+
+        // A new file: 0644 less what the umask takes away, as a file created any other way.
+        Set<PosixFilePermission> usual = Files.getPosixFilePermissions(Files.createFile(tmp.resolve("probe")));
+        usual.retainAll(PosixFilePermissions.fromString("rw-r--r--"));
+        assertThat(send(HttpMethod.PUT, "/fresh.txt", "fresh".getBytes(UTF_8)).status())
+                .isEqualTo(HttpResponseStatus.CREATED);
+        assertThat(Files.getPosixFilePermissions(root.resolve("fresh.txt"))).isEqualTo(usual)
+                .contains(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
+        assertThat(uploadTemps(root)).isEmpty();
+    }
+
+    @Test
     void putOutsideTheRootOrIntoAMissingDirectoryIsRefused() throws Exception {
         Files.writeString(outside.resolve("secret.txt"), SECRET);
         Files.createSymbolicLink(root.resolve("leakdir"), outside);
@@ -1005,7 +1140,9 @@ class StaticFileHandlerTest {
 
     private Resp send(HttpMethod method, String uri, byte[] body, String... headers) throws Exception {
         ByteBuf content = body == null ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(body);
-        DefaultFullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, method, uri, content);
+        // Unvalidated, so that a :path can be sent the way the original proxy sends it (decoded).
+        DefaultFullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, method, onTheWire(uri), content,
+                new DefaultHttpHeaders(), new DefaultHttpHeaders(), false);
         req.headers().set(HttpHeaderNames.HOST, "localhost");
         for (int i = 0; i < headers.length; i += 2) {
             req.headers().add(headers[i], headers[i + 1]);
@@ -1018,6 +1155,15 @@ class StaticFileHandlerTest {
         } finally {
             res.release();
         }
+    }
+
+    /**
+     * {@code s} spelled so that its UTF-8 bytes reach the wire: Netty's SPDY header encoder writes
+     * each char as one byte (and its decoder reads values as UTF-8), as the original proxy's raw
+     * UTF-8 path arrives.
+     */
+    static String onTheWire(String s) {
+        return new String(s.getBytes(UTF_8), ISO_8859_1);
     }
 
     /** A request whose body streams from the client under flow control, and its response. */

@@ -738,6 +738,61 @@ class ReverseProxyHandlerTest {
         assertThat(app.accepted.get()).isEqualTo(1);
     }
 
+    /**
+     * RFC 9110 section 15.4.5: a 304 carries validators, not the representation's metadata. An app
+     * (like the original Go origin) may add Content-Type and the entity's Content-Length to it; a
+     * cache merging them would relabel the stored file, and the length announces no body here.
+     */
+    @Test
+    @Timeout(60)
+    void aNotModifiedResponseLosesTheContentTypeAndLengthTheAppPutOnIt() throws Exception {
+        startProxy(UpstreamConfig.of(app.url()));
+
+        RawStream raw = openRaw(requestHeaders("GET", "/304-typed"));
+        assertThat(raw.closed.get(20, TimeUnit.SECONDS)).isNull();
+        SpdyHeaders reply = raw.reply.get();
+        assertThat(reply.getAsString(":status")).startsWith("304");
+        assertThat(reply.getAsString("etag")).isEqualTo("\"v2\"");
+        assertThat(reply.getAsString("cache-control")).isEqualTo("max-age=60");
+        assertThat(reply.contains("content-type")).as("content-type on a 304").isFalse();
+        assertThat(reply.contains("content-length")).as("content-length on a 304").isFalse();
+        assertThat(raw.dataBytes.get()).isZero();
+        // Other statuses keep theirs.
+        Reply ok = fetch(HttpMethod.GET, "/hello");
+        assertThat(ok.headers().get(HttpHeaderNames.CONTENT_TYPE)).isEqualTo("text/plain; charset=utf-8");
+        assertThat(app.accepted.get()).isEqualTo(1);
+    }
+
+    /**
+     * The original Go proxy sends the path decoded (PROTOCOL.md): the app gets it as a valid
+     * request target, never with a raw space, '#', CR or LF in its request line.
+     */
+    @Test
+    @Timeout(60)
+    void aPathSentDecodedReachesTheAppEscaped() throws Exception {
+        startProxy(UpstreamConfig.of(URI.create(app.url() + "/base")));
+
+        String wire = new String("/a b#c/café.txt?q=1 2&r=%41".getBytes(StandardCharsets.UTF_8),
+                StandardCharsets.ISO_8859_1);
+        RawStream decoded = openRaw(requestHeaders("GET", wire));
+        assertThat(decoded.closed.get(20, TimeUnit.SECONDS)).isNull();
+        assertThat(decoded.reply.get().getAsString(":status")).startsWith("200");
+        String target = "/base/a%20b%23c/caf%C3%A9.txt?q=1%202&r=%41";
+        assertThat(decoded.body()).isEqualTo("hello " + target);
+        assertThat(app.seen(target).method()).isEqualTo(HttpMethod.GET);
+
+        // An attempt to smuggle a second request (or a header) into the app's request line.
+        RawStream smuggle = openRaw(requestHeaders("GET", "/x HTTP/1.1\r\nHost: evil\r\n\r\nGET /smuggled"));
+        assertThat(smuggle.closed.get(20, TimeUnit.SECONDS)).isNull();
+        String escaped = "/base/x%20HTTP/1.1%0D%0AHost:%20evil%0D%0A%0D%0AGET%20/smuggled";
+        assertThat(smuggle.body()).isEqualTo("hello " + escaped);
+
+        // Encoded paths, as our proxy sends them, are passed on as they are.
+        assertThat(fetch(HttpMethod.GET, "/a%20b?x=%zz").body()).isEqualTo("hello /base/a%20b?x=%zz");
+        assertThat(app.seenUris()).containsExactlyInAnyOrder(target, escaped, "/base/a%20b?x=%zz");
+        assertThat(app.accepted.get()).isEqualTo(1);
+    }
+
     @Test
     @Timeout(60)
     void responseTrailersAreRelayed() throws Exception {
@@ -1108,6 +1163,10 @@ class ReverseProxyHandlerTest {
             return URI.create("http://127.0.0.1:" + ((InetSocketAddress) listener.localAddress()).getPort());
         }
 
+        Set<String> seenUris() {
+            return Set.copyOf(seen.keySet());
+        }
+
         Seen seen(String uri) {
             Seen s = seen.get(uri);
             assertThat(s).as("the app saw %s (it saw %s)", uri, seen.keySet()).isNotNull();
@@ -1220,6 +1279,15 @@ class ReverseProxyHandlerTest {
                     case "/304" -> {
                         HttpResponse r = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.NOT_MODIFIED);
                         r.headers().set(HttpHeaderNames.ETAG, "\"v1\"");
+                        ctx.write(r);
+                        ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+                    }
+                    case "/304-typed" -> {
+                        HttpResponse r = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.NOT_MODIFIED);
+                        r.headers().set(HttpHeaderNames.ETAG, "\"v2\"");
+                        r.headers().set(HttpHeaderNames.CACHE_CONTROL, "max-age=60");
+                        r.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/html; charset=utf-8");
+                        r.headers().set(HttpHeaderNames.CONTENT_LENGTH, 1234);
                         ctx.write(r);
                         ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
                     }

@@ -18,6 +18,7 @@ import io.netty.handler.codec.spdy.SpdyHeaders;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -186,6 +187,86 @@ class SpdyHttpHeadersTest {
         s.set(":method", "GET").set(":path", "").set(":version", "HTTP/1.1").set(":host", "h");
         assertThatThrownBy(() -> SpdyHttpHeaders.toRequest(s))
                 .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    private static String targetOf(String path) {
+        SpdyHeaders s = new DefaultSpdyHeaders();
+        s.set(":method", "GET").set(":path", path).set(":version", "HTTP/1.1").set(":host", "h");
+        return SpdyHttpHeaders.toRequest(s).uri();
+    }
+
+    /**
+     * The original Go proxy sends the decoded path (PROTOCOL.md): it becomes a valid request
+     * target, every character outside RFC 3986 pchar escaped, '%' and '#' included.
+     */
+    @Test
+    void aDecodedPathIsEscapedIntoAValidRequestTarget() {
+        String[][] cases = {
+            {"/a b.txt", "/a%20b.txt"},
+            {"/a#b.txt", "/a%23b.txt"},
+            {"/café.txt", "/caf%C3%A9.txt"},
+            {"/\uD83C\uDFB5 x.mp3", "/%F0%9F%8E%B5%20x.mp3"},
+            {"/100%.txt", "/100%25.txt"},
+            {"/50% off/%zz", "/50%25%20off/%25zz"},
+            {"/a b%41.txt", "/a%20b%2541.txt"},
+            {"/dir/<x>\"y\"{z}`.txt", "/dir/%3Cx%3E%22y%22%7Bz%7D%60.txt"},
+            {"/a b/../../x", "/a%20b/../../x"},
+            {"/a b/%2e%2e/x", "/a%20b/%252e%252e/x"},
+            {"/a\\b c", "/a%5Cb%20c"},
+            {"/x y;p=1:@!$&'()*+,=~_-.z", "/x%20y;p=1:@!$&'()*+,=~_-.z"},
+        };
+        SoftAssertions soft = new SoftAssertions();
+        for (String[] c : cases) {
+            soft.assertThat(targetOf(c[0])).as(c[0]).isEqualTo(c[1]);
+        }
+        soft.assertAll();
+    }
+
+    @Test
+    void aDecodedPathNeverSplitsTheRequestLine() {
+        assertThat(targetOf("/a\r\nHost: evil\r\n\r\nGET /x")).isEqualTo("/a%0D%0AHost:%20evil%0D%0A%0D%0AGET%20/x");
+        assertThat(targetOf("/a\tb\u0000c\u007f")).isEqualTo("/a%09b%00c%7F");
+        assertThat(targetOf("/ok?q=a b\r\nX: y#frag")).isEqualTo("/ok?q=a%20b%0D%0AX:%20y%23frag");
+    }
+
+    /** What our proxy sends (and browsers): already encoded, passed on unchanged. */
+    @ParameterizedTest
+    @ValueSource(strings = {"/", "/a%20b.txt", "/caf%C3%A9.txt", "/100%25.txt", "/a%23b.txt",
+        "/search?q=a+b&x=%20", "/a|b[1]^%20c", "/%2e%2e/x", "/x?y=%zz", "*", "https://h/x?y"})
+    void anEncodedPathPassesUnchanged(String path) {
+        assertThat(targetOf(path)).isEqualTo(path);
+    }
+
+    @Test
+    void theQueryIsKeptAsSentExceptWhatCannotBeOnARequestLine() {
+        assertThat(targetOf("/a b.txt?x=%41&y=1%")).isEqualTo("/a%20b.txt?x=%41&y=1%");
+        assertThat(targetOf("/a.txt?q=café&r=?")).isEqualTo("/a.txt?q=caf%C3%A9&r=?");
+        assertThat(targetOf("/a#b?c#d")).isEqualTo("/a%23b?c%23d");
+    }
+
+    @Test
+    void aPathThatWasNotUtf8IsRefused() {
+        // Netty decodes header values as UTF-8, with U+FFFD for bytes that are not.
+        assertThatThrownBy(() -> targetOf("/caf\uFFFD.txt")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("UTF-8");
+        assertThatThrownBy(() -> targetOf("/x?q=\uFFFD")).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void aRepeatedPathOrMethodIsRefused() {
+        // A NUL inside a SPDY header value separates two values: "/public\0/../secret".
+        SpdyHeaders s = new DefaultSpdyHeaders();
+        s.set(":method", "GET").set(":version", "HTTP/1.1").set(":host", "h");
+        s.add(":path", "/public");
+        s.add(":path", "/../secret");
+        assertThatThrownBy(() -> SpdyHttpHeaders.toRequest(s)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(":path");
+        SpdyHeaders m = new DefaultSpdyHeaders();
+        m.set(":path", "/").set(":version", "HTTP/1.1").set(":host", "h");
+        m.add(":method", "GET");
+        m.add(":method", "DELETE");
+        assertThatThrownBy(() -> SpdyHttpHeaders.toRequest(m)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(":method");
     }
 
     @Test

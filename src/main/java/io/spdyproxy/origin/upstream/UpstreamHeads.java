@@ -1,0 +1,87 @@
+package io.spdyproxy.origin.upstream;
+
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.spdyproxy.spdy.http.HttpExchange;
+import io.spdyproxy.spdy.http.RequestTargets;
+import java.util.HashSet;
+import java.util.Locale;
+import java.util.Set;
+
+/** The request head sent to the app for an exchange, and the response head relayed from it. */
+final class UpstreamHeads {
+    private static final Set<String> HOP_BY_HOP = Set.of("connection", "keep-alive", "proxy-connection",
+            "transfer-encoding", "upgrade", "te", "trailer", "proxy-authorization", "proxy-authenticate");
+
+    private UpstreamHeads() {}
+
+    /** The HTTP/1.1 request for the app: a keep-alive request under the base URL's path. */
+    static HttpRequest request(HttpExchange ex, UpstreamConfig config) {
+        HttpRequest in = ex.request();
+        // The exchange's URI is a valid request target already (a path the original proxy sent
+        // decoded was escaped): escaping again changes nothing there, and makes sure no space,
+        // CR or LF from a peer ever reaches the app's request line (RFC 9112 section 3).
+        HttpRequest out = new DefaultHttpRequest(HttpVersion.HTTP_1_1, in.method(),
+                config.pathPrefix() + RequestTargets.fromSpdyPath(in.uri()));
+        HttpHeaders h = out.headers();
+        copyEndToEnd(in.headers(), h);
+        String host = in.headers().get(HttpHeaderNames.HOST);
+        if (host == null) {
+            h.set(HttpHeaderNames.HOST, config.url().getHost() + ":" + config.port());
+        }
+        // Set from what the proxy passed along: the client's address arrives in X-Forwarded-For.
+        if (host != null) {
+            h.set("x-forwarded-host", host);
+        }
+        h.set("x-forwarded-proto", ex.scheme());
+        if (ex.requestHasBody() && !h.contains(HttpHeaderNames.CONTENT_LENGTH)) {
+            HttpUtil.setTransferEncodingChunked(out, true);
+        } else if (!ex.requestHasBody()) {
+            h.remove(HttpHeaderNames.CONTENT_LENGTH);
+            if (in.method().name().equals("POST") || in.method().name().equals("PUT")) {
+                h.set(HttpHeaderNames.CONTENT_LENGTH, 0);
+            }
+        }
+        h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+        return out;
+    }
+
+    /** The response head relayed to the client for the app's {@code r}. */
+    static HttpResponse response(HttpResponse r) {
+        HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, r.status());
+        copyEndToEnd(r.headers(), head.headers());
+        if (r.status().code() == HttpResponseStatus.NOT_MODIFIED.code()) {
+            // RFC 9110 section 15.4.5: a 304 carries the validators and caching fields, not the
+            // representation's metadata. A cache merging a Content-Type from it would relabel the
+            // stored file (the original origin put text/html on every reply), and a Content-Length
+            // would announce a body this response does not have.
+            head.headers().remove(HttpHeaderNames.CONTENT_TYPE);
+            head.headers().remove(HttpHeaderNames.CONTENT_LENGTH);
+        }
+        return head;
+    }
+
+    /** Copies all but hop-by-hop headers, including those the Connection header names (RFC 9110 7.6.1). */
+    private static void copyEndToEnd(HttpHeaders from, HttpHeaders to) {
+        Set<String> named = new HashSet<>();
+        for (String v : from.getAll(HttpHeaderNames.CONNECTION)) {
+            for (String t : v.split(",")) {
+                named.add(t.trim().toLowerCase(Locale.ROOT));
+            }
+        }
+        for (var e : from) {
+            String n = e.getKey().toLowerCase(Locale.ROOT);
+            if (!HOP_BY_HOP.contains(n) && !named.contains(n)) {
+                to.add(e.getKey(), e.getValue());
+            }
+        }
+    }
+}
