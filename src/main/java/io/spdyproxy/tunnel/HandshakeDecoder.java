@@ -15,6 +15,8 @@ import java.util.List;
  * it is SPDY, and stays in the cumulation so that removing this decoder hands it to the SPDY codec.
  * A hand-rolled parser rather than Netty's HTTP codec, because that one would try to read the
  * SPDY bytes after the message as the next HTTP message.
+ *
+ * <p>Threading: confined to the channel's event loop, like every decoder.
  */
 final class HandshakeDecoder extends ByteToMessageDecoder {
     static final int MAX_HEAD = 8 * 1024;
@@ -23,6 +25,9 @@ final class HandshakeDecoder extends ByteToMessageDecoder {
     private HandshakeMessage head;
     private int bodyLength = -1;
     private boolean done;
+    /** Bytes of the head already searched for its end: a peer trickling it is scanned once. */
+    private int scanned;
+    private final EndOfHead endOfHead = new EndOfHead();
 
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
@@ -30,9 +35,10 @@ final class HandshakeDecoder extends ByteToMessageDecoder {
             return; // leave the rest for the next handler
         }
         if (head == null) {
-            int end = in.forEachByte(in.readerIndex(), Math.min(in.readableBytes(), MAX_HEAD),
-                    new EndOfHead());
+            int limit = Math.min(in.readableBytes(), MAX_HEAD);
+            int end = in.forEachByte(in.readerIndex() + scanned, limit - scanned, endOfHead);
             if (end < 0) {
+                scanned = limit;
                 if (in.readableBytes() >= MAX_HEAD) {
                     throw new DecoderException("handshake head longer than " + MAX_HEAD + " bytes");
                 }
@@ -53,13 +59,14 @@ final class HandshakeDecoder extends ByteToMessageDecoder {
                 headers.add(line.substring(0, colon).trim(), line.substring(colon + 1).trim());
             }
             head = new HandshakeMessage(lines[0], headers, "");
-            String len = headers.get("Content-Length");
-            try {
-                bodyLength = len == null ? 0 : Integer.parseInt(len.trim());
-            } catch (NumberFormatException e) {
-                throw new DecoderException("bad Content-Length in handshake: " + len);
+            // RFC 9112 section 6.3: one Content-Length, digits only (no sign, no list).
+            List<String> lengths = headers.getAll("Content-Length");
+            String len = lengths.isEmpty() ? "0" : lengths.get(0);
+            if (lengths.size() > 1 || !len.matches("[0-9]{1,9}")) {
+                throw new DecoderException("bad Content-Length in handshake: " + String.join(", ", lengths));
             }
-            if (bodyLength < 0 || bodyLength > MAX_BODY) {
+            bodyLength = Integer.parseInt(len);
+            if (bodyLength > MAX_BODY) {
                 throw new DecoderException("handshake body of " + bodyLength + " bytes (expected: <= " + MAX_BODY + ")");
             }
         }
