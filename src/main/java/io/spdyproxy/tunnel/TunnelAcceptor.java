@@ -8,6 +8,8 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.netty.handler.ssl.SslHandshakeTimeoutException;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.spdyproxy.spdy.SpdyRole;
@@ -238,6 +240,7 @@ public final class TunnelAcceptor extends ChannelInitializer<Channel> {
             long banned = throttle.banRemainingNanos(address);
             if (banned > 0) {
                 // Before the authenticator: a banned address learns nothing about its tokens.
+                // 429 and Retry-After in delay-seconds: RFC 6585 section 4, RFC 9110 section 10.2.3.
                 long seconds = Math.max(1, TimeUnit.NANOSECONDS.toSeconds(banned + 999_999_999L));
                 log.debug("tunnel from {} refused: {} is banned for {} s more", ctx.channel().remoteAddress(),
                         address, seconds);
@@ -314,6 +317,16 @@ public final class TunnelAcceptor extends ChannelInitializer<Channel> {
                     + "\r\n\r\n" + body;
             ctx.writeAndFlush(Unpooled.copiedBuffer(response, StandardCharsets.UTF_8))
                     .addListener(ChannelFutureListener.CLOSE);
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof SslHandshakeCompletionEvent e && e.cause() instanceof SslHandshakeTimeoutException) {
+                // SslHandler closes the connection itself; say why, as the handshake timer does.
+                log.info("tunnel handshake from {} timed out in TLS ({} ms)", ctx.channel().remoteAddress(),
+                        limits.tlsTimeout().toMillis());
+            }
+            ctx.fireUserEventTriggered(evt);
         }
 
         @Override
