@@ -21,7 +21,6 @@ import io.spdyproxy.tunnel.Tunnel;
 import io.spdyproxy.tunnel.TunnelAcceptor;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -44,6 +43,7 @@ public final class ProxyServer implements AutoCloseable {
     private final ProxyIdentity identity;
     private final EventLoopGroup group;
     private final ProxyContext px;
+    private final TunnelAcceptor.Limits tunnelLimits;
     private final ChannelGroup listeners = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private final ChannelGroup clients = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private Channel tunnelListener;
@@ -51,10 +51,12 @@ public final class ProxyServer implements AutoCloseable {
     private Channel httpsListener;
     private Channel adminListener;
 
-    private ProxyServer(ProxyConfig config, ProxyIdentity identity, EventLoopGroup group) {
+    private ProxyServer(ProxyConfig config, ProxyIdentity identity, EventLoopGroup group,
+            TunnelAcceptor.Limits tunnelLimits) {
         this.config = config;
         this.identity = identity;
         this.group = group;
+        this.tunnelLimits = tunnelLimits;
         this.px = new ProxyContext(config, new TunnelRegistry(),
                 new Router(config.domain(), config.defaultTunnel()), new ProxyStats());
     }
@@ -64,7 +66,13 @@ public final class ProxyServer implements AutoCloseable {
     }
 
     public static ProxyServer start(ProxyConfig config, ProxyIdentity identity) throws InterruptedException {
-        ProxyServer p = new ProxyServer(config, identity, Transport.newGroup(0, "proxy"));
+        return start(config, identity, TunnelAcceptor.Limits.defaults());
+    }
+
+    /** With the tunnel listener's handshake timeouts and authentication throttle given. */
+    public static ProxyServer start(ProxyConfig config, ProxyIdentity identity, TunnelAcceptor.Limits tunnelLimits)
+            throws InterruptedException {
+        ProxyServer p = new ProxyServer(config, identity, Transport.newGroup(0, "proxy"), tunnelLimits);
         try {
             p.bind();
         } catch (InterruptedException | RuntimeException e) {
@@ -80,7 +88,7 @@ public final class ProxyServer implements AutoCloseable {
                 .pingInterval(config.pingInterval()).build();
         TokenAuthenticator auth = new TokenAuthenticator(identity.tokenHashes(), config.authRequired());
         tunnelListener = listen(config.tunnelPort(), new TunnelAcceptor(tunnelTls, session, auth,
-                this::tunnelUp, Duration.ofSeconds(10)));
+                this::tunnelUp, tunnelLimits));
         if (config.httpPort() >= 0) {
             httpListener = listen(config.httpPort(), frontend(null, "http"));
         }
