@@ -32,7 +32,9 @@ public final class Transport {
 
     /** An event loop group of {@code threads} loops (0: Netty's default, twice the cores). */
     public static EventLoopGroup newGroup(int threads, String name) {
-        IoHandlerFactory io = EPOLL ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        // The fix keeps answers to half-closed clients from being cut short (Netty 4.2.18).
+        IoHandlerFactory io = EPOLL ? new EpollEmptyInterestFix(EpollIoHandler.newFactory())
+                : NioIoHandler.newFactory();
         return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(name, true), io);
     }
 
