@@ -6,6 +6,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.ChannelOutputShutdownEvent;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
@@ -206,6 +207,10 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             if (current == null && pipelined.isEmpty() || current != null && !current.requestDone) {
                 ctx.close();
             }
+        } else if (evt instanceof ChannelOutputShutdownEvent) {
+            // Our output is gone (a failed write shut it): nothing more can reach the client, and
+            // a failed write never grants the origin window, so the exchange would hang.
+            ctx.close();
         }
         ctx.fireUserEventTriggered(evt);
     }
