@@ -17,7 +17,7 @@ record HostPort(String host, int port) {
         if (host.startsWith("[")) {
             host = host.substring(1, host.length() - 1);
         } else if (host.contains(":")) {
-            throw new UserError(flag + " " + value + ": an IPv6 address needs brackets, e.g. [::1]:1444");
+            throw new UserError(flag + " " + value + ": an IPv6 address needs brackets (expected: HOST:PORT, e.g. [::1]:1444)");
         }
         String p = v.substring(colon + 1);
         int port = p.matches("\\d{1,5}") ? Integer.parseInt(p) : -1;
