@@ -88,7 +88,13 @@ final class OriginCommand implements Callable<Integer> {
             "insecure", "connections", "showHidden", "allowUploads", "fileCacheTtl", "pingInterval",
             "legacyHandshake", "shutdownGrace");
 
-    /** Exit code when the proxy can never accept this origin as configured (token, certificate, port). */
+    /**
+     * Exit code when the proxy can never accept this origin as configured (token, certificate,
+     * port). Like ngrok and cloudflared with an invalid token, the agent stops at once with the
+     * reason rather than redialling silently: only a change of settings fixes it, and a supervisor
+     * (systemd's Restart=, a container restart policy) shows the reason and applies its own
+     * backoff. Network failures, which do heal, are redialled for ever.
+     */
     static final int GAVE_UP = 2;
 
     /**

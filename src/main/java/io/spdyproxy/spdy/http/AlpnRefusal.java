@@ -29,6 +29,17 @@ final class AlpnRefusal extends SslClientHelloHandler<List<String>> {
     /** A plaintext alert record: fatal (2), no_application_protocol (120); RFC 8446 section 6. */
     private static final byte[] NO_APPLICATION_PROTOCOL = {21, 3, 3, 0, 2, 2, 120};
 
+    private boolean refused;
+
+    @Override
+    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
+        if (refused) {
+            in.skipBytes(in.readableBytes()); // closing: whatever else the client sends is dropped
+            return;
+        }
+        super.decode(ctx, in, out);
+    }
+
     @Override
     protected Future<List<String>> lookup(ChannelHandlerContext ctx, ByteBuf clientHello) {
         return ctx.executor().newSucceededFuture(clientHello == null ? null : offeredProtocols(clientHello));
@@ -41,6 +52,7 @@ final class AlpnRefusal extends SslClientHelloHandler<List<String>> {
             ctx.pipeline().remove(this); // the ClientHello goes on to the TLS handler
             return;
         }
+        refused = true;
         log.debug("TLS client {} offers ALPN {} but this listener speaks only spdy/3.1 and spdy/3: refused",
                 ctx.channel().remoteAddress(), offered);
         ctx.writeAndFlush(Unpooled.wrappedBuffer(NO_APPLICATION_PROTOCOL)).addListener(ChannelFutureListener.CLOSE);

@@ -153,4 +153,23 @@ class AlpnRefusalTest {
             }
         }
     }
+
+    /** The ALPN list of a real ClientHello; any truncation of it is "no list", never an exception. */
+    @org.junit.jupiter.api.Test
+    void readsTheOfferFromARealClientHelloAndSurvivesTruncation() throws Exception {
+        javax.net.ssl.SSLEngine engine = client(SslProvider.JDK, List.of("h2", "http/1.1"))
+                .newEngine(io.netty.buffer.UnpooledByteBufAllocator.DEFAULT, "localhost", 443);
+        java.nio.ByteBuffer record = java.nio.ByteBuffer.allocate(engine.getSession().getPacketBufferSize());
+        engine.beginHandshake();
+        engine.wrap(java.nio.ByteBuffer.allocate(0), record);
+        record.flip();
+        // Record header (5 bytes) and handshake header (4 bytes) precede the ClientHello body.
+        ByteBuf hello = io.netty.buffer.Unpooled.wrappedBuffer(record).skipBytes(9);
+
+        assertThat(AlpnRefusal.offeredProtocols(hello)).containsExactly("h2", "http/1.1");
+        for (int n = 0; n < hello.readableBytes(); n++) {
+            List<String> got = AlpnRefusal.offeredProtocols(hello.slice(hello.readerIndex(), n));
+            assertThat(got == null || List.of("h2", "http/1.1").containsAll(got)).as("cut at %d", n).isTrue();
+        }
+    }
 }
