@@ -80,11 +80,13 @@ class AlpnRefusalTest {
 
     private static Outcome connect(int port, SslContext ctx) throws Exception {
         CompletableFuture<ByteBuf> first = new CompletableFuture<>();
+        SslHandler[] tls = new SslHandler[1]; // kept here: a refused connection may be gone from the pipeline
         Channel ch = new Bootstrap().group(group).channel(Transport.socketChannel())
                 .handler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel c) {
-                        c.pipeline().addLast(ctx.newHandler(c.alloc(), "localhost", port));
+                        tls[0] = ctx.newHandler(c.alloc(), "localhost", port);
+                        c.pipeline().addLast(tls[0]);
                         c.pipeline().addLast(new ChannelInboundHandlerAdapter() {
                             @Override
                             public void channelRead(ChannelHandlerContext x, Object msg) {
@@ -101,7 +103,7 @@ class AlpnRefusalTest {
                         });
                     }
                 }).connect("127.0.0.1", port).sync().channel();
-        return new Outcome(ch, ch.pipeline().get(SslHandler.class), first);
+        return new Outcome(ch, tls[0], first);
     }
 
     private static void assumeAvailable(SslProvider p) {
