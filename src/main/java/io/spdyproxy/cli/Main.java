@@ -25,18 +25,14 @@ public final class Main implements Runnable {
         System.exit(commandLine().execute(args));
     }
 
-    /** The command line with a handler that turns startup failures into one clear line. */
+    /**
+     * The command line with a handler that turns startup failures into one clear line naming the
+     * flag at fault ({@code -Dspdyproxy.debug=true} adds the stack trace).
+     */
     static CommandLine commandLine() {
         return new CommandLine(new Main()).setExecutionExceptionHandler((e, cmd, parsed) -> {
-            Throwable root = e;
-            while (root.getCause() != null && root.getCause() != root) {
-                root = root.getCause();
-            }
-            String why = root instanceof java.net.BindException || String.valueOf(root.getMessage()).contains("bind(")
-                    ? "cannot listen: " + root.getMessage() + " (is the port in use?)"
-                    : root.getClass().getSimpleName() + ": " + root.getMessage();
-            cmd.getErr().println("spdy-proxy " + cmd.getCommandName() + ": " + (e.getMessage() != null
-                    && e == root ? e.getMessage() : why));
+            cmd.getErr().println("spdy-proxy " + cmd.getCommandName() + ": "
+                    + ErrorMessages.describe(e, cmd.getCommandSpec()));
             if (Boolean.getBoolean("spdyproxy.debug")) {
                 e.printStackTrace(cmd.getErr());
             }

@@ -10,17 +10,20 @@ import io.spdyproxy.origin.upstream.UpstreamConfig;
 import io.spdyproxy.spdy.http.HttpRequestHandler;
 import io.spdyproxy.tls.PemFiles;
 import io.spdyproxy.tls.TlsContexts;
+import io.spdyproxy.tunnel.TunnelDialer;
 import io.spdyproxy.tunnel.TunnelProtocol;
 import java.net.URI;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
-import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.CompletableFuture;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code spdy-proxy origin}: the origin C, serving a directory or a local app through the proxy. */
 @Command(name = "origin", mixinStandardHelpOptions = true, sortOptions = false,
@@ -74,82 +77,191 @@ final class OriginCommand implements Callable<Integer> {
     @Option(names = "--legacy-handshake", description = "Send the original's handshake exactly (for the original Go proxy).")
     Boolean legacyHandshake;
 
+    @Option(names = "--shutdown-grace", converter = Durations.class,
+            description = "Time in-flight requests get after SIGTERM; the proxy sends no new ones (default: 10s).")
+    Duration shutdownGrace;
+
+    @Spec
+    CommandSpec spec;
+
     static final Set<String> KEYS = Set.of("proxy", "name", "token", "root", "upstream", "fingerprint", "ca",
             "insecure", "connections", "showHidden", "allowUploads", "fileCacheTtl", "pingInterval",
-            "legacyHandshake");
+            "legacyHandshake", "shutdownGrace");
+
+    /**
+     * Exit code when the proxy can never accept this origin as configured (token, certificate,
+     * port). Like ngrok and cloudflared with an invalid token, the agent stops at once with the
+     * reason rather than redialling silently: only a change of settings fixes it, and a supervisor
+     * (systemd's Restart=, a container restart policy) shows the reason and applies its own
+     * backoff. Network failures, which do heal, are redialled for ever.
+     */
+    static final int GAVE_UP = 2;
+
+    /**
+     * What the flags and the config file say, checked: a directory to serve ({@code files}) or an
+     * app ({@code upstream}), never both.
+     */
+    record Settings(OriginConfig config, SslContext tls, FileServerConfig files, URI upstream) {}
+
+    /** A started origin: the client and the handler it serves with. */
+    record Running(OriginClient client, AutoCloseable handler, String what) implements AutoCloseable {
+        /** GOAWAY, in-flight requests finish within the configured grace, then everything closes. */
+        void stopGracefully() {
+            client.shutdownGracefully();
+            closeHandler();
+        }
+
+        @Override
+        public void close() {
+            client.close();
+            closeHandler();
+        }
+
+        private void closeHandler() {
+            try {
+                handler.close();
+            } catch (Exception e) {
+                // stopping anyway
+            }
+        }
+    }
 
     @Override
     public Integer call() throws Exception {
-        YamlConfig y = YamlConfig.load(configFile, KEYS);
-        String address = proxy != null ? proxy : y.string("proxy", "localhost:" + TunnelProtocol.DEFAULT_TUNNEL_PORT);
-        int colon = address.lastIndexOf(':');
-        if (colon <= 0) {
-            throw new IllegalArgumentException("proxy: " + address + " (expected: HOST:PORT)");
+        Running running = start(settings());
+        System.out.println("spdy-proxy origin: serving " + running.what() + " through "
+                + running.client().config().proxyHost() + ":" + running.client().config().proxyPort()
+                + (running.client().config().connections() > 1
+                        ? " over " + running.client().config().connections() + " tunnels" : ""));
+        CompletableFuture<Integer> exit = new CompletableFuture<>();
+        Thread hook = new Thread(() -> {
+            running.stopGracefully(); // SIGTERM, Ctrl-C
+            exit.complete(0);
+        }, "shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        running.client().fatalError().whenComplete((v, e) -> {
+            if (e != null) {
+                spec.commandLine().getErr().println("spdy-proxy origin: " + e.getMessage()
+                        + (e instanceof TunnelDialer.HandshakeRefusedException ? "; check --name and --token" : ""));
+                exit.complete(GAVE_UP);
+            }
+        });
+        int code = exit.get();
+        if (code != 0) {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                return code; // the hook stops it
+            }
+            running.close();
         }
-        OriginConfig config = OriginConfig.of(address.substring(0, colon), Integer.parseInt(address.substring(colon + 1)))
-                .withCredentials(name != null ? name : y.string("name", null), token != null ? token : y.string("token", null))
-                .withConnections(connections != null ? connections : y.integer("connections", 1))
-                .withPingInterval(pingInterval != null ? pingInterval : y.duration("pingInterval", Duration.ofSeconds(15)))
-                .withLegacyHandshake(legacyHandshake != null ? legacyHandshake : y.bool("legacyHandshake", false));
-        SslContext tls = tls(y);
-        String up = upstream != null ? upstream : y.string("upstream", null);
-        AutoCloseable resource;
+        return code;
+    }
+
+    /** Starts dialling the proxy; returns at once. */
+    static Running start(Settings s) throws java.io.IOException {
         HttpRequestHandler handler;
+        AutoCloseable resource;
         String what;
-        if (up != null) {
-            ReverseProxyHandler h = new ReverseProxyHandler(UpstreamConfig.of(URI.create(up)));
+        if (s.upstream() != null) {
+            ReverseProxyHandler h = new ReverseProxyHandler(UpstreamConfig.of(s.upstream()));
             handler = h;
             resource = h;
-            what = "app at " + up;
+            what = "app at " + s.upstream();
         } else {
-            Path dir = root != null ? root : Path.of(y.string("root", "."));
-            FileServerConfig fc = FileServerConfig.of(dir)
-                    .withShowHidden(showHidden != null ? showHidden : y.bool("showHidden", false))
-                    .withAllowUploads(allowUploads != null ? allowUploads : y.bool("allowUploads", false))
-                    .withCacheValidity(fileCacheTtl != null ? fileCacheTtl
-                            : y.duration("fileCacheTtl", FileServerConfig.DEFAULT_CACHE_VALIDITY));
-            StaticFileHandler h = new StaticFileHandler(fc);
+            StaticFileHandler h = new StaticFileHandler(s.files());
             handler = h;
             resource = h;
             what = "directory " + h.root();
         }
-        OriginClient client = new OriginClient(config, tls, handler, null).start();
-        System.out.println("spdy-proxy origin: serving " + what + " through " + address
-                + (config.connections() > 1 ? " over " + config.connections() + " tunnels" : ""));
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            client.shutdownGracefully(Duration.ofSeconds(10));
-            try {
-                resource.close();
-            } catch (Exception e) {
-                // exiting anyway
-            }
-            stopped.countDown();
-        }, "shutdown"));
-        client.authFailure().whenComplete((v, e) -> {
-            if (e != null) {
-                System.err.println("spdy-proxy origin: " + e.getMessage() + "; check --name and --token");
-                Runtime.getRuntime().halt(2);
-            }
-        });
-        stopped.await(Long.MAX_VALUE, TimeUnit.DAYS);
-        return 0;
+        return new Running(new OriginClient(s.config(), s.tls(), handler, null).start(), resource, what);
     }
 
+    Settings settings() throws java.io.IOException {
+        YamlConfig y = YamlConfig.load(configFile, KEYS);
+        HostPort address = HostPort.parse("--proxy",
+                proxy != null ? proxy : y.string("proxy", "localhost:" + TunnelProtocol.DEFAULT_TUNNEL_PORT));
+        String tunnelName = name != null ? name : y.string("name", null);
+        if (tunnelName != null && !tunnelName.matches("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")) {
+            throw new UserError("--name " + tunnelName + ": not a tunnel name (expected: a DNS label of a-z, 0-9"
+                    + " and '-', e.g. blog)");
+        }
+        OriginConfig config = OriginConfig.of(address.host(), address.port())
+                .withCredentials(tunnelName, token != null ? token : y.string("token", null))
+                .withConnections(connections != null ? connections : y.integer("connections", 1))
+                .withPingInterval(pingInterval != null ? pingInterval : y.duration("pingInterval", Duration.ofSeconds(15)))
+                .withLegacyHandshake(legacyHandshake != null ? legacyHandshake : y.bool("legacyHandshake", false))
+                .withShutdownGrace(shutdownGrace != null ? shutdownGrace
+                        : y.duration("shutdownGrace", Duration.ofSeconds(10)));
+        String up = upstream != null ? upstream : y.string("upstream", null);
+        String dir = root != null ? root.toString() : y.string("root", null);
+        if (up != null && dir != null) {
+            throw new UserError("--root and --upstream exclude each other: serve a directory (--root) or a local"
+                    + " app (--upstream), not both");
+        }
+        if (up != null) {
+            return new Settings(config, tls(y), null, upstreamUrl(up));
+        }
+        Path rootDir = Path.of(dir != null ? dir : ".");
+        if (!Files.isDirectory(rootDir)) {
+            throw new UserError("--root " + rootDir + ": " + (Files.exists(rootDir) ? "not a directory"
+                    : "no such directory") + " (expected: the directory to serve)");
+        }
+        FileServerConfig fc = FileServerConfig.of(rootDir)
+                .withShowHidden(showHidden != null ? showHidden : y.bool("showHidden", false))
+                .withAllowUploads(allowUploads != null ? allowUploads : y.bool("allowUploads", false))
+                .withCacheValidity(fileCacheTtl != null ? fileCacheTtl
+                        : y.duration("fileCacheTtl", FileServerConfig.DEFAULT_CACHE_VALIDITY));
+        return new Settings(config, tls(y), fc, null);
+    }
+
+    private static URI upstreamUrl(String up) {
+        String expected = " (expected: http://HOST:PORT of the local app, e.g. http://127.0.0.1:8080)";
+        URI uri;
+        try {
+            uri = new URI(up.trim());
+        } catch (java.net.URISyntaxException e) {
+            throw new UserError("--upstream " + up + ": not a URL" + expected);
+        }
+        if (!"http".equalsIgnoreCase(uri.getScheme()) || uri.getHost() == null) { // "http://h:abc" has no host
+            throw new UserError("--upstream " + up + ": not an http:// URL with a host and a numeric port" + expected);
+        }
+        try {
+            UpstreamConfig.of(uri);
+        } catch (IllegalArgumentException e) {
+            throw new UserError("--upstream " + up + ": " + e.getMessage());
+        }
+        return uri;
+    }
+
+    /** The origin's TLS: offers ALPN http/1.1 so that a wrong port is told apart (see TunnelDialer.ALPN). */
     private SslContext tls(YamlConfig y) throws java.io.IOException {
         String pin = fingerprint != null ? fingerprint : y.string("fingerprint", null);
         String caFile = ca != null ? ca.toString() : y.string("ca", null);
         boolean trustAll = insecure != null ? insecure : y.bool("insecure", false);
         if (pin != null) {
-            return TlsContexts.clientPinned(pin);
+            try {
+                TlsContexts.parseFingerprint(pin);
+            } catch (IllegalArgumentException e) {
+                throw new UserError("--fingerprint " + pin + ": not a SHA-256 fingerprint (expected: 64 hex digits,"
+                        + " colons allowed, as the proxy prints it at start)");
+            }
+            return TlsContexts.clientPinned(pin, TunnelDialer.ALPN);
         }
         if (caFile != null) {
-            return TlsContexts.client(PemFiles.readCertificate(Path.of(caFile)), List.of());
+            ProxyCommand.requireFile("--ca", Path.of(caFile));
+            X509Certificate caCert;
+            try {
+                caCert = PemFiles.readCertificate(Path.of(caFile));
+            } catch (java.io.IOException e) {
+                throw new UserError("--ca " + caFile + ": " + e.getMessage());
+            }
+            return TlsContexts.client(caCert, TunnelDialer.ALPN);
         }
         if (trustAll) {
             System.err.println("warning: --insecure: the proxy's certificate is not verified");
-            return TlsContexts.client(null, List.of());
+            return TlsContexts.client(null, TunnelDialer.ALPN);
         }
-        return TlsContexts.systemTrust();
+        return TlsContexts.systemTrust(TunnelDialer.ALPN);
     }
 }

@@ -89,7 +89,13 @@ final class ProxyCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ProxyConfig config = config();
-        ProxyServer server = ProxyServer.start(config);
+        ProxyServer server;
+        try {
+            server = ProxyServer.start(config);
+        } catch (Exception e) {
+            UserError clear = ListenFailure.explain(e, config);
+            throw clear != null ? clear : e;
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.shutdownGracefully();
@@ -120,7 +126,13 @@ final class ProxyCommand implements Callable<Integer> {
         }
         Path certFile = cert != null ? cert : pathOrNull(y.string("cert", null));
         Path keyFile = key != null ? key : pathOrNull(y.string("key", null));
-        return d.withBind(bind != null ? bind : y.string("bind", d.bind()))
+        if ((certFile == null) != (keyFile == null)) {
+            throw new UserError(certFile == null ? "--key needs --cert (the certificate chain for the key)"
+                    : "--cert needs --key (the certificate's private key)");
+        }
+        requireFile("--cert", certFile);
+        requireFile("--key", keyFile);
+        ProxyConfig c = d.withBind(bind != null ? bind : y.string("bind", d.bind()))
                 .withPorts(
                         tunnelPort != null ? tunnelPort : y.integer("tunnelPort", d.tunnelPort()),
                         port != null ? port : y.integer("port", d.httpPort()),
@@ -141,6 +153,14 @@ final class ProxyCommand implements Callable<Integer> {
                         trustForwardedFor != null ? trustForwardedFor
                                 : y.bool("trustForwardedFor", d.trustForwardedFor()))
                 .withDataDir(dataDir != null ? dataDir : Path.of(y.string("dataDir", d.dataDir().toString())));
+        ListenFailure.checkDistinct(c);
+        return c;
+    }
+
+    static void requireFile(String flag, Path file) {
+        if (file != null && !java.nio.file.Files.isRegularFile(file)) {
+            throw new UserError(flag + " " + file + ": no such file");
+        }
     }
 
     private static Path pathOrNull(String s) {
@@ -160,24 +180,8 @@ final class ProxyCommand implements Callable<Integer> {
     }
 
     static void printBanner(ProxyConfig config, ProxyServer server) {
-        System.out.println("spdy-proxy: tunnel port " + server.tunnelPort() + " (TLS), clients on "
-                + (server.httpPort() >= 0 ? "http://" + config.bind() + ":" + server.httpPort() + "/" : "")
-                + (server.httpsPort() >= 0 ? " https://" + config.bind() + ":" + server.httpsPort() + "/" : "")
-                + (server.adminPort() >= 0 ? ", status on http://127.0.0.1:" + server.adminPort() + "/debug" : ""));
-        System.out.println("certificate SHA-256 fingerprint: " + server.identity().fingerprint());
-        if (!config.authRequired()) {
-            System.out.println("authentication is OFF (--auth none): any origin may connect.");
-            System.out.println("connect an origin:  spdy-proxy origin --proxy HOST:" + server.tunnelPort()
-                    + " --fingerprint " + server.identity().fingerprint() + " --root DIR");
-        } else if (server.identity().newToken() != null) {
-            System.out.println("generated a token for tunnel 'default' (shown once; stored hashed in "
-                    + config.dataDir().resolve("tokens") + "):");
-            System.out.println("  " + server.identity().newToken());
-            System.out.println("connect an origin:  spdy-proxy origin --proxy HOST:" + server.tunnelPort()
-                    + " --token " + server.identity().newToken() + " --fingerprint "
-                    + server.identity().fingerprint() + " --root DIR");
-        } else {
-            System.out.println("origins authenticate with tokens for: " + server.identity().tokenHashes().keySet());
+        for (String line : Banner.lines(config, server, Banner.runningJar(), Banner.localHostName())) {
+            System.out.println(line);
         }
     }
 }

@@ -29,6 +29,9 @@ final class YamlConfig {
         if (file == null) {
             return new YamlConfig(null, Map.of());
         }
+        if (!Files.isRegularFile(file)) {
+            throw new UserError("--config " + file + ": no such file");
+        }
         try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             Object o = new Yaml(new SafeConstructor(new LoaderOptions())).load(r);
             if (o == null) {
@@ -75,7 +78,11 @@ final class YamlConfig {
 
     java.time.Duration duration(String key, java.time.Duration fallback) {
         Object v = values.get(key);
-        return v == null ? fallback : Durations.parse(v.toString());
+        try {
+            return v == null ? fallback : Durations.parse(v.toString());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(file + ": " + key + ": " + e.getMessage(), e);
+        }
     }
 
     @SuppressWarnings("unchecked")

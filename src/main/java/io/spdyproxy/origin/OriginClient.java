@@ -25,7 +25,10 @@ import org.slf4j.LoggerFactory;
  * The origin C: keeps {@code connections} tunnels to the proxy open and serves every stream they
  * carry with one handler (file server or reverse proxy). A lost tunnel is redialled after an
  * exponential, jittered backoff (100 ms doubling to 30 s by default), reset once a session has
- * been healthy; keepalive PINGs find a dead link.
+ * been healthy; keepalive PINGs find a dead link. A dial that cannot work until a setting changes
+ * (refused credentials, a certificate that is not the expected one, an address that is not a
+ * tunnel port) is logged at ERROR on every attempt, retried only at the longest backoff, and
+ * reported once through {@link #fatalError}.
  *
  * <p>Threading: each slot's state is confined to its event loop; {@link #start} and the stop
  * methods may be called from any thread.
@@ -42,6 +45,7 @@ public final class OriginClient implements AutoCloseable {
     private final boolean ownGroup;
     private final List<Slot> slots = new ArrayList<>();
     private final CompletableFuture<Void> authFailure = new CompletableFuture<>();
+    private final CompletableFuture<Void> fatalError = new CompletableFuture<>();
     private final AtomicInteger connected = new AtomicInteger();
     private volatile boolean stopping;
 
@@ -71,6 +75,20 @@ public final class OriginClient implements AutoCloseable {
         return authFailure;
     }
 
+    /**
+     * Fails with the first dial failure that retrying cannot fix: a {@link
+     * TunnelDialer.HandshakeRefusedException} with status 401, or a {@link
+     * TunnelDialer.ConfigurationException} (certificate, wrong port). Its message says what to
+     * change. The client keeps redialling at its longest backoff; the CLI exits instead.
+     */
+    public CompletableFuture<Void> fatalError() {
+        return fatalError;
+    }
+
+    public OriginConfig config() {
+        return config;
+    }
+
     /** Tunnels up right now. */
     public int connectedTunnels() {
         return connected.get();
@@ -88,7 +106,15 @@ public final class OriginClient implements AutoCloseable {
         return out;
     }
 
-    /** GOAWAY on every tunnel, in-flight streams finish within {@code grace}, then close. */
+    /** {@link #shutdownGracefully(Duration)} with the configured {@code shutdownGrace}. */
+    public void shutdownGracefully() {
+        shutdownGracefully(config.shutdownGrace());
+    }
+
+    /**
+     * Stops redialling, sends GOAWAY on every tunnel (the proxy sends no new stream after it),
+     * lets in-flight streams finish within {@code grace}, then closes. Blocks until done.
+     */
     public void shutdownGracefully(Duration grace) {
         stopping = true;
         List<CompletableFuture<Void>> closing = new ArrayList<>();
@@ -145,7 +171,17 @@ public final class OriginClient implements AutoCloseable {
                     log.error("proxy {}:{} refused our credentials: {}", config.proxyHost(), config.proxyPort(),
                             r.getMessage());
                     authFailure.completeExceptionally(r);
+                    fatalError.completeExceptionally(r);
                     failures = 64; // a config error: keep trying (the proxy may be fixed), but only at the cap
+                    retryLater(e.toString());
+                    return;
+                }
+                if (e instanceof TunnelDialer.ConfigurationException c) {
+                    log.error("tunnel {}: {}", index, c.getMessage());
+                    fatalError.completeExceptionally(c);
+                    failures = 64;
+                    retryLater("cannot connect until that is fixed");
+                    return;
                 }
                 retryLater(e.toString());
                 return;

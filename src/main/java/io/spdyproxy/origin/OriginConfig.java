@@ -16,6 +16,7 @@ import java.util.Objects;
  * @param pingInterval keepalive PING interval; a peer silent for 3 intervals is dead
  * @param handshakeTimeout connect + TLS + handshake budget
  * @param legacyHandshake send the original's handshake byte for byte
+ * @param shutdownGrace how long in-flight requests may run on after a graceful shutdown began
  */
 public record OriginConfig(
         String proxyHost,
@@ -27,7 +28,8 @@ public record OriginConfig(
         Duration maxBackoff,
         Duration pingInterval,
         Duration handshakeTimeout,
-        boolean legacyHandshake) {
+        boolean legacyHandshake,
+        Duration shutdownGrace) {
 
     public OriginConfig {
         Objects.requireNonNull(proxyHost, "proxyHost");
@@ -38,35 +40,47 @@ public record OriginConfig(
         Objects.requireNonNull(maxBackoff, "maxBackoff");
         Objects.requireNonNull(pingInterval, "pingInterval");
         Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
+        Objects.requireNonNull(shutdownGrace, "shutdownGrace");
+        if (proxyPort < 0 || proxyPort > 65535) {
+            throw new IllegalArgumentException("proxyPort: " + proxyPort + " (expected: 0 to 65535)");
+        }
+        if (shutdownGrace.isNegative()) {
+            throw new IllegalArgumentException("shutdownGrace: " + shutdownGrace + " (expected: >= 0)");
+        }
     }
 
     public static OriginConfig of(String host, int port) {
         return new OriginConfig(host, port, null, null, 1, Duration.ofMillis(100), Duration.ofSeconds(30),
-                Duration.ofSeconds(15), Duration.ofSeconds(10), false);
+                Duration.ofSeconds(15), Duration.ofSeconds(10), false, Duration.ofSeconds(10));
     }
 
     public OriginConfig withCredentials(String tunnelName, String bearerToken) {
         return new OriginConfig(proxyHost, proxyPort, tunnelName, bearerToken, connections, initialBackoff,
-                maxBackoff, pingInterval, handshakeTimeout, legacyHandshake);
+                maxBackoff, pingInterval, handshakeTimeout, legacyHandshake, shutdownGrace);
     }
 
     public OriginConfig withConnections(int n) {
         return new OriginConfig(proxyHost, proxyPort, name, token, n, initialBackoff, maxBackoff, pingInterval,
-                handshakeTimeout, legacyHandshake);
+                handshakeTimeout, legacyHandshake, shutdownGrace);
     }
 
     public OriginConfig withBackoff(Duration initial, Duration max) {
         return new OriginConfig(proxyHost, proxyPort, name, token, connections, initial, max, pingInterval,
-                handshakeTimeout, legacyHandshake);
+                handshakeTimeout, legacyHandshake, shutdownGrace);
     }
 
     public OriginConfig withPingInterval(Duration d) {
         return new OriginConfig(proxyHost, proxyPort, name, token, connections, initialBackoff, maxBackoff, d,
-                handshakeTimeout, legacyHandshake);
+                handshakeTimeout, legacyHandshake, shutdownGrace);
     }
 
     public OriginConfig withLegacyHandshake(boolean v) {
         return new OriginConfig(proxyHost, proxyPort, name, token, connections, initialBackoff, maxBackoff,
-                pingInterval, handshakeTimeout, v);
+                pingInterval, handshakeTimeout, v, shutdownGrace);
+    }
+
+    public OriginConfig withShutdownGrace(Duration grace) {
+        return new OriginConfig(proxyHost, proxyPort, name, token, connections, initialBackoff, maxBackoff,
+                pingInterval, handshakeTimeout, legacyHandshake, grace);
     }
 }

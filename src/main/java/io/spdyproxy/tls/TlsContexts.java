@@ -7,9 +7,16 @@ import io.netty.handler.ssl.ApplicationProtocolConfig.SelectorFailureBehavior;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
+import java.io.IOException;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
 import java.security.cert.X509Certificate;
 import java.util.List;
+import java.util.Locale;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
  * Builds Netty TLS contexts for servers and clients, optionally offering ALPN protocol ids. Uses
@@ -40,46 +47,30 @@ public final class TlsContexts {
 
     /**
      * A client context that accepts exactly the certificate whose SHA-256 fingerprint is {@code
-     * sha256Hex} (as the proxy prints it). The pin replaces CA and host-name checks.
+     * fingerprint} (as the proxy prints it; colons allowed). The pin replaces CA and host-name
+     * checks. A certificate with another fingerprint is refused with a {@link CertificateProblem}.
+     *
+     * @throws IllegalArgumentException if {@code fingerprint} is not 64 hex digits
      */
-    public static SslContext clientPinned(String sha256Hex) {
-        String want = sha256Hex.replace(":", "").trim().toLowerCase(java.util.Locale.ROOT);
-        javax.net.ssl.X509TrustManager pin = new javax.net.ssl.X509TrustManager() {
-            @Override
-            public void checkClientTrusted(X509Certificate[] chain, String authType)
-                    throws java.security.cert.CertificateException {
-                throw new java.security.cert.CertificateException("client certificates are not used");
-            }
+    public static SslContext clientPinned(String fingerprint) {
+        return clientPinned(fingerprint, List.of());
+    }
 
-            @Override
-            public void checkServerTrusted(X509Certificate[] chain, String authType)
-                    throws java.security.cert.CertificateException {
-                if (chain == null || chain.length == 0) {
-                    throw new java.security.cert.CertificateException("no certificate");
-                }
-                String got = SelfSignedCertificate.fingerprint(chain[0]);
-                if (!java.security.MessageDigest.isEqual(got.getBytes(java.nio.charset.StandardCharsets.US_ASCII),
-                        want.getBytes(java.nio.charset.StandardCharsets.US_ASCII))) {
-                    throw new java.security.cert.CertificateException(
-                            "certificate fingerprint " + got + " does not match the pinned " + want);
-                }
-            }
-
-            @Override
-            public X509Certificate[] getAcceptedIssuers() {
-                return new X509Certificate[0];
-            }
-        };
+    /** {@link #clientPinned(String)} offering {@code alpn} protocol ids. */
+    public static SslContext clientPinned(String fingerprint, List<String> alpn) {
+        X509ExtendedTrustManager pin = new ProxyTrust.Pinned(parseFingerprint(fingerprint));
         try {
-            return SslContextBuilder.forClient().sslProvider(PROVIDER).trustManager(pin).endpointIdentificationAlgorithm(null).build();
+            return withAlpn(SslContextBuilder.forClient().sslProvider(PROVIDER).trustManager(pin)
+                    .endpointIdentificationAlgorithm(null), alpn).build();
         } catch (SSLException e) {
             throw new IllegalStateException("cannot build a TLS client context", e);
         }
     }
 
     /**
-     * A client context that trusts exactly {@code trusted}, or anything when it is null (the
-     * original's behaviour; for tests and {@code --insecure} only).
+     * A client context that trusts exactly {@code trusted} (a CA or the server's own certificate)
+     * and checks the host name, or anything when it is null (the original's behaviour; for tests
+     * and {@code --insecure} only). A refusal is a {@link CertificateProblem}.
      */
     public static SslContext client(X509Certificate trusted, List<String> alpn) {
         try {
@@ -87,21 +78,56 @@ public final class TlsContexts {
             if (trusted == null) {
                 b.trustManager(InsecureTrustManagerFactory.INSTANCE).endpointIdentificationAlgorithm(null);
             } else {
-                b.trustManager(trusted);
+                KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
+                ks.load(null, null);
+                ks.setCertificateEntry("trusted", trusted);
+                b.trustManager(new ProxyTrust.Explaining(pkix(ks)));
             }
             return withAlpn(b, alpn).build();
-        } catch (SSLException e) {
+        } catch (GeneralSecurityException | IOException e) {
             throw new IllegalStateException("cannot build a TLS client context", e);
         }
     }
 
     /** A client context that trusts the JDK's default CAs and checks the host name. */
     public static SslContext systemTrust() {
+        return systemTrust(List.of());
+    }
+
+    /** {@link #systemTrust()} offering {@code alpn} protocol ids. A refusal is a {@link CertificateProblem}. */
+    public static SslContext systemTrust(List<String> alpn) {
         try {
-            return SslContextBuilder.forClient().sslProvider(PROVIDER).build();
-        } catch (SSLException e) {
+            return withAlpn(SslContextBuilder.forClient().sslProvider(PROVIDER)
+                    .trustManager(new ProxyTrust.Explaining(pkix(null))), alpn).build();
+        } catch (GeneralSecurityException | IOException e) {
             throw new IllegalStateException("cannot build a TLS client context", e);
         }
+    }
+
+    /**
+     * A SHA-256 fingerprint as 64 lower-case hex digits: accepts the proxy's form and the common
+     * {@code AB:CD:...} one.
+     *
+     * @throws IllegalArgumentException naming the value and the expected form
+     */
+    public static String parseFingerprint(String fingerprint) {
+        String hex = fingerprint == null ? "" : fingerprint.trim().replace(":", "").toLowerCase(Locale.ROOT);
+        if (!hex.matches("[0-9a-f]{64}")) {
+            throw new IllegalArgumentException("fingerprint: " + fingerprint
+                    + " (expected: 64 hex digits, colons allowed, as the proxy prints it)");
+        }
+        return hex;
+    }
+
+    private static X509ExtendedTrustManager pkix(KeyStore trusted) throws GeneralSecurityException {
+        TrustManagerFactory f = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        f.init(trusted);
+        for (TrustManager tm : f.getTrustManagers()) {
+            if (tm instanceof X509ExtendedTrustManager x) {
+                return x;
+            }
+        }
+        throw new GeneralSecurityException("no X.509 trust manager in " + f.getAlgorithm());
     }
 
     private static SslContextBuilder withAlpn(SslContextBuilder b, List<String> alpn) {

@@ -1,29 +1,28 @@
 package io.spdyproxy.tunnel;
 
 import io.netty.bootstrap.Bootstrap;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.SslContext;
-import io.netty.util.ReferenceCountUtil;
+import io.netty.handler.ssl.SslHandler;
 import io.spdyproxy.spdy.SpdyRole;
-import io.spdyproxy.spdy.SpdySession;
 import io.spdyproxy.spdy.SpdySessionConfig;
 import io.spdyproxy.spdy.SpdySessionListener;
 import io.spdyproxy.transport.Transport;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
  * The origin's side of the handshake: dial the proxy over TLS, send {@code PUT} with the
- * credentials, wait for {@code 200}, then serve SPDY (server role) on the same connection.
+ * credentials, wait for {@code 200}, then serve SPDY (server role) on the same connection. A dial
+ * that cannot work (a certificate that is not the expected one, an address that is not a tunnel
+ * port) fails with a {@link ConfigurationException} that says so, a refusal with a {@link
+ * HandshakeRefusedException}.
  */
 public final class TunnelDialer {
 
@@ -41,6 +40,28 @@ public final class TunnelDialer {
             return status;
         }
     }
+
+    /**
+     * The dial cannot succeed until a setting changes: the proxy's certificate is not the one
+     * expected, or the address is not a tunnel port. The message says what to change; retrying
+     * will not help.
+     */
+    public static final class ConfigurationException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        ConfigurationException(String message, Throwable cause) {
+            super(message, cause, false, false);
+        }
+    }
+
+    /**
+     * The ALPN ids an origin's TLS context should offer. The handshake is an HTTP/1.1 request, so
+     * {@code http/1.1} is the honest offer, and every tunnel listener accepts it: ours selects no
+     * protocol at all, the original's (Go's {@code http.ListenAndServeTLS}) selects {@code
+     * http/1.1}. A server that selects it and then does not answer as a tunnel is a web server,
+     * such as the proxy's HTTPS front end, which tells a wrong port apart from a refusal.
+     */
+    public static final List<String> ALPN = List.of("http/1.1");
 
     /**
      * Where and as whom to dial.
@@ -75,6 +96,15 @@ public final class TunnelDialer {
                         }
                         ch.pipeline().addLast("handshake-decoder", new HandshakeDecoder());
                         ch.pipeline().addLast("handshake", new DialHandler(target, sessionConfig, listener, result));
+                        if (ssl != null) {
+                            ch.pipeline().addFirst("sniff", new DialHandler.PlainHttpSniffer(target, result));
+                            SslHandler tls = ch.pipeline().get(SslHandler.class);
+                            tls.handshakeFuture().addListener(hs -> {
+                                if (!hs.isSuccess()) {
+                                    result.completeExceptionally(DialHandler.explainTlsFailure(target, hs.cause()));
+                                }
+                            });
+                        }
                     }
                 });
         ChannelFuture f = b.connect(target.host(), target.port());
@@ -86,7 +116,8 @@ public final class TunnelDialer {
         });
         ch.eventLoop().schedule(() -> {
             if (result.completeExceptionally(new java.util.concurrent.TimeoutException(
-                    "tunnel handshake with " + target.host() + ":" + target.port() + " timed out"))) {
+                    "tunnel handshake with " + target.host() + ":" + target.port() + " timed out"
+                    + (ssl != null && f.isSuccess() && !tlsDone(ch) ? " in TLS (is it the proxy's tunnel port?)" : "")))) {
                 ch.close();
             }
         }, timeout.toNanos(), TimeUnit.NANOSECONDS);
@@ -96,72 +127,8 @@ public final class TunnelDialer {
         return result;
     }
 
-    /** Sends the PUT once connected (after TLS), reads the answer, installs the session. */
-    private static final class DialHandler extends ChannelInboundHandlerAdapter {
-        private final Target target;
-        private final SpdySessionConfig config;
-        private final SpdySessionListener listener;
-        private final CompletableFuture<Tunnel> result;
-
-        DialHandler(Target target, SpdySessionConfig config, SpdySessionListener listener,
-                CompletableFuture<Tunnel> result) {
-            this.target = target;
-            this.config = config;
-            this.listener = listener;
-            this.result = result;
-        }
-
-        @Override
-        public void channelActive(ChannelHandlerContext ctx) {
-            // Writes before the TLS handshake ends are held by SslHandler, in order.
-            StringBuilder req = new StringBuilder("PUT / HTTP/1.1\r\n")
-                    .append("Host: ").append(target.host()).append(':').append(target.port()).append("\r\n");
-            if (target.legacyHandshake()) {
-                req.append("User-Agent: Go-http-client/1.1\r\n");
-            } else {
-                req.append("User-Agent: spdy-proxy\r\n");
-                req.append(TunnelProtocol.PROTOCOL_HEADER).append(": ").append(TunnelProtocol.protocolId()).append("\r\n");
-                if (target.name() != null) {
-                    req.append(TunnelProtocol.NAME_HEADER).append(": ").append(target.name()).append("\r\n");
-                }
-                if (target.token() != null) {
-                    req.append("Authorization: Bearer ").append(target.token()).append("\r\n");
-                }
-            }
-            req.append("Content-Length: ").append(TunnelProtocol.ORIGIN_HELLO.length()).append("\r\n\r\n")
-                    .append(TunnelProtocol.ORIGIN_HELLO);
-            ctx.writeAndFlush(Unpooled.copiedBuffer(req, StandardCharsets.ISO_8859_1));
-            ctx.fireChannelActive();
-        }
-
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            if (!(msg instanceof HandshakeMessage m)) {
-                ReferenceCountUtil.release(msg);
-                return;
-            }
-            String[] start = m.startLine().split(" ", 3);
-            int status = start.length >= 2 && start[1].matches("\\d{3}") ? Integer.parseInt(start[1]) : 0;
-            if (status != 200) {
-                result.completeExceptionally(new HandshakeRefusedException(status,
-                        "proxy refused the tunnel: " + m.startLine() + (m.body().isBlank() ? "" : " (" + m.body().trim() + ")")));
-                ctx.close();
-                return;
-            }
-            boolean legacy = !m.headers().contains(TunnelProtocol.PROTOCOL_HEADER);
-            String name = m.headers().get(TunnelProtocol.NAME_HEADER, target.name() == null
-                    ? TunnelProtocol.DEFAULT_NAME : target.name());
-            Channel ch = ctx.channel();
-            SpdySession session = SpdySession.install(ch, config.toBuilder().legacyPeer(legacy).build(), listener);
-            ch.pipeline().remove(this);
-            ch.pipeline().remove("handshake-decoder");
-            result.complete(new Tunnel(name, session, legacy, ch.remoteAddress()));
-        }
-
-        @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            result.completeExceptionally(cause);
-            ctx.close();
-        }
+    private static boolean tlsDone(Channel ch) {
+        SslHandler tls = ch.pipeline().get(SslHandler.class);
+        return tls == null || tls.handshakeFuture().isDone();
     }
 }

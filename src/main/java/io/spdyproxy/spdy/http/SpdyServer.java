@@ -22,15 +22,20 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Serves an {@link HttpRequestHandler} over SPDY, like the original's {@code
  * ListenAndServe(addr, handler)}: on a listening socket (TLS with ALPN {@code spdy/3.1} or {@code
- * spdy/3}, or plain TCP), or on one connection that already exists ({@link #serve}).
+ * spdy/3}, or plain TCP), or on one connection that already exists ({@link #serve}). On TLS, a
+ * client that offers ALPN but no SPDY protocol is refused at once ({@link AlpnRefusal}); one that
+ * offers none gets SPDY/3.1.
  *
  * <p>Threading: {@link #start} and {@link #close} may be called from any thread.
  */
 public final class SpdyServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(SpdyServer.class);
     private final Channel serverChannel;
     private final EventLoopGroup group;
     private final boolean ownGroup;
@@ -64,11 +69,19 @@ public final class SpdyServer implements AutoCloseable {
                             self[0].track(serve(ch, config, handler));
                             return;
                         }
+                        ch.pipeline().addLast("alpn-refusal", new AlpnRefusal());
                         ch.pipeline().addLast(ssl.newHandler(ch.alloc()));
                         ch.pipeline().addLast(new ApplicationProtocolNegotiationHandler(
                                 SpdyProtocol.SPDY_3_1.alpnId()) {
                             @Override
                             protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
+                                if (!AlpnRefusal.spoken(protocol)) {
+                                    // The context agreed on a protocol we do not speak: end it now.
+                                    log.debug("TLS client {} agreed on ALPN {}, not SPDY: closed",
+                                            ctx.channel().remoteAddress(), protocol);
+                                    ctx.close();
+                                    return;
+                                }
                                 SpdySessionConfig c = config.toBuilder()
                                         .protocol(SpdyProtocol.fromAlpn(protocol)).build();
                                 self[0].track(serve(ctx.channel(), c, handler));
