@@ -7,6 +7,7 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.spdy.SpdyHeaders;
+import io.spdyproxy.tunnel.TunnelProtocol;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.List;
@@ -32,6 +33,12 @@ final class ClientRequests {
      */
     static Refusal check(HttpRequest request) {
         HttpHeaders h = request.headers();
+        if (h.contains(TunnelProtocol.PROTOCOL_HEADER)) {
+            // An origin pointed at the front end: its handshake carries its token, which must
+            // never be forwarded to whichever origin serves this host.
+            return new Refusal(HttpResponseStatus.BAD_REQUEST,
+                    "this is the proxy's client port; origins connect to its --tunnel-port");
+        }
         if (request.method().equals(HttpMethod.CONNECT)) {
             return new Refusal(HttpResponseStatus.METHOD_NOT_ALLOWED, "CONNECT is not supported by this proxy");
         }

@@ -132,6 +132,8 @@ public final class ProxyServer implements AutoCloseable {
                 Transport.limitUnsent(ch, 128 * 1024);
                 if (tls != null) {
                     ch.pipeline().addLast("tls", tls.newHandler(ch.alloc()));
+                } else {
+                    ch.pipeline().addLast("tls-on-plain-port", new TlsOnPlainPort());
                 }
                 // Up to 1,024 pipelined requests may wait for their answers (Netty's default is
                 // 128); a client that sends more without reading loses the connection.

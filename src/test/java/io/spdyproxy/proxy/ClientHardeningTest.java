@@ -95,6 +95,40 @@ class ClientHardeningTest {
     }
 
     @Test
+    void aTunnelHandshakeSentToTheClientPortIsRefusedAndItsTokenNeverForwarded() throws Exception {
+        start(c -> c);
+        CompletableFuture<String> seen = new CompletableFuture<>();
+        bed.origin("default", ex -> {
+            seen.complete(ex.request().headers().get("authorization"));
+            ex.respond(HttpResponseStatus.OK, "text/plain", "ok");
+        });
+        try (Raw raw = new Raw(bed.port())) {
+            raw.send("PUT / HTTP/1.1\r\nHost: a\r\nTunnel-Protocol: spdy/3.1\r\nAuthorization: Bearer secret\r\n"
+                    + "Content-Length: 12\r\n\r\nHello from C");
+            Reply r = raw.readReply(false);
+            assertThat(r.status()).isEqualTo(400);
+            assertThat(r.text()).contains("--tunnel-port");
+        }
+        try (Raw raw = new Raw(bed.port())) {
+            raw.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+            assertThat(raw.readReply(false).status()).isEqualTo(200);
+        }
+        assertThat(seen.get(5, TimeUnit.SECONDS)).as("only the second request reached the origin").isNull();
+    }
+
+    @Test
+    void aTlsHelloOnThePlainPortGetsAnImmediatePlainAnswer() throws Exception {
+        start(c -> c.withFrontend(Duration.ofSeconds(20), Duration.ofSeconds(20), false));
+        try (Raw raw = new Raw(bed.port(), 0, Duration.ofSeconds(5))) {
+            // The start of a ClientHello record, with no line end anywhere.
+            raw.write(new byte[] {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, (byte) 0xfc}, 0, 9);
+            Reply r = raw.readReply(false);
+            assertThat(r.status()).isEqualTo(400);
+            assertThat(r.text()).contains("--https-port").contains("--tunnel-port");
+        }
+    }
+
+    @Test
     void anAbsoluteFormTargetRoutesByItsOwnAuthority() throws Exception {
         start(c -> c.withDomain("tunnel.test", "default"));
         bed.origin("alpha", ex -> ex.respond(HttpResponseStatus.OK, "text/plain",
