@@ -4,7 +4,8 @@
 //   node npm-client.js <port> <requests> <cancelEvery> <uploadEvery> <concurrency>
 // Request i is a cancelled download when i % cancelEvery == 0 (GET /bytes of 256 KiB, aborted after
 // its first body chunk, so DATA frames are in flight), else an upload when i % uploadEvery == 0
-// (POST /echo of a random body, checked byte for byte), else a download checked for its length.
+// (POST /echo of a body, checked byte for byte), else a download checked for its length (the
+// example server does not specify the content of /bytes).
 // Prints one JSON object with the counts on stdout (the Java test makes the assertions), then
 // keeps the session open until stdin closes.
 const crypto = require('crypto')

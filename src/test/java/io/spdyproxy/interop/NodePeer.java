@@ -18,6 +18,7 @@ import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.yaml.snakeyaml.Yaml;
 
 /**
@@ -122,7 +123,7 @@ final class NodePeer implements AutoCloseable {
         }
     }
 
-    private static Thread drain(InputStream in, String threadName, java.util.function.Consumer<String> each,
+    private static Thread drain(InputStream in, String threadName, Consumer<String> each,
             Runnable atEnd) {
         Thread t = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
