@@ -51,8 +51,30 @@ final class NodePeer implements AutoCloseable {
     static void assumeInstalled() {
         assumeTrue(node().isPresent(), "node is not on the PATH: install nodejs and npm "
                 + "(.ci/run does) to run the npm spdy interop tests");
+        installPackages();
         assumeTrue(Files.isRegularFile(DIR.resolve("node_modules/spdy/package.json")),
                 "the npm spdy package is not installed: run npm ci --prefix src/test/node");
+    }
+
+    /**
+     * Installs the pinned packages once when npm is there and they are not, so that the README's
+     * one test command runs these tests on a fresh machine too.
+     */
+    private static synchronized void installPackages() {
+        if (Files.isRegularFile(DIR.resolve("node_modules/spdy/package.json"))) {
+            return;
+        }
+        try {
+            Process p = new ProcessBuilder("npm", "ci", "--prefix", DIR.toString(), "--no-audit", "--no-fund")
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            if (!p.waitFor(180, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+            }
+        } catch (IOException e) {
+            // no npm: the assumption below says what to install
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** Starts {@code node <script> <args...>} in {@link #DIR}. */
