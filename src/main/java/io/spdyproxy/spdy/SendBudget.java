@@ -15,8 +15,8 @@ import java.util.function.Consumer;
  * own bound follows the window the peer grants, and a peer may grant 2^31-1 and then stop
  * reading; so the session as a whole is writable only while the channel is (Netty's write-buffer
  * high-water mark) and while it holds less than {@code maxSessionQueuedBytes}. Once over that,
- * it stays closed until it drained to half, and then wakes every stream whose producer found it
- * closed. A producer that ignores writability altogether is stopped at twice the limit: its
+ * it stays closed until the stream queues drained to half, and then wakes every stream whose
+ * producer found it closed. A producer that ignores writability altogether is stopped at twice the limit: its
  * stream is reset (see {@link #hardLimit()}).
  *
  * <p>Threading: {@link #queued}, {@link #isOpen} and {@link #await} may be called from any thread
@@ -81,7 +81,9 @@ final class SendBudget {
 
     /** On the loop: reopens once drained to half the limit, then hands each waiting stream to {@code wake}. */
     void wakeIfOpen(Consumer<SpdyStream> wake) {
-        if (overLimit && queued.get() + channelPending() <= limit / 2) {
+        // The channel's share drains without an event of ours (the socket takes it), so reopening
+        // looks at the stream queues only; the channel's writability bounds its own buffer.
+        if (overLimit && queued.get() <= limit / 2) {
             overLimit = false;
         }
         if (waking) {
