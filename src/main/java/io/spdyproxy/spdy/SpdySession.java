@@ -207,7 +207,7 @@ public final class SpdySession {
         java.util.Objects.requireNonNull(headers, "headers");
         java.util.Objects.requireNonNull(streamListener, "streamListener");
         CompletableFuture<SpdyStream> result = new CompletableFuture<>();
-        execute(() -> {
+        boolean accepted = execute(() -> {
             try {
                 openStream(headers, (byte) priority, endOfStream, streamListener, result);
             } catch (RuntimeException e) {
@@ -215,13 +215,16 @@ public final class SpdySession {
                 throw e;
             }
         });
+        if (!accepted) {
+            result.completeExceptionally(closedException());
+        }
         return result;
     }
 
     /** Sends a PING; the future completes with the round-trip time. */
     public CompletableFuture<Duration> ping() {
         CompletableFuture<Duration> result = new CompletableFuture<>();
-        execute(() -> {
+        boolean accepted = execute(() -> {
             if (state == State.CLOSED) {
                 result.completeExceptionally(closedException());
                 return;
@@ -231,6 +234,9 @@ public final class SpdySession {
             pings.put(id, new PendingPing(System.nanoTime(), result));
             writeControl(new DefaultSpdyPingFrame(id));
         });
+        if (!accepted) {
+            result.completeExceptionally(closedException());
+        }
         return result;
     }
 
@@ -264,11 +270,20 @@ public final class SpdySession {
     // ------------------------------------------------------------------------------------------
     // Outbound (called on the loop)
 
-    void execute(Runnable task) {
+    /**
+     * Runs {@code task} on the loop (at once when already there). False when the loop no longer
+     * takes tasks (shut down, so the session is gone): the caller releases what the task owned.
+     */
+    boolean execute(Runnable task) {
         if (loop.inEventLoop()) {
             runTask(task);
-        } else {
+            return true;
+        }
+        try {
             loop.execute(() -> runTask(task));
+            return true;
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            return false;
         }
     }
 

@@ -122,15 +122,14 @@ public final class SpdyStream {
             unwritable.set(true);
         }
         boolean overHardLimit = session.sendBudget().queued(n) > session.sendBudget().hardLimit();
-        try {
-            session.execute(() -> {
-                if (overHardLimit) {
-                    session.refuseData(this, data);
-                } else {
-                    session.sendData(this, data, endOfStream);
-                }
-            });
-        } catch (java.util.concurrent.RejectedExecutionException e) {
+        boolean accepted = session.execute(() -> {
+            if (overHardLimit) {
+                session.refuseData(this, data);
+            } else {
+                session.sendData(this, data, endOfStream);
+            }
+        });
+        if (!accepted) {
             // The session's event loop is gone, and the session with it: nothing will send this.
             dequeued(n);
             data.release();

@@ -37,7 +37,7 @@ final class ScriptedWire {
     private ScriptedWire() {}
 
     /** Records what the session tells the application; releases every DATA chunk. */
-    static final class Recorder implements SpdySessionListener, SpdyStreamListener {
+    static class Recorder implements SpdySessionListener, SpdyStreamListener {
         final Map<Integer, SpdyStream> streams = new LinkedHashMap<>();
         final Map<Integer, Long> bytes = new HashMap<>();
         final Map<Integer, SpdyStreamException> closed = new LinkedHashMap<>();
