@@ -6,8 +6,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Consumer;
 
 /**
  * The memory one session holds for sending: the bytes its streams queued and the connection has
@@ -67,11 +67,17 @@ final class SendBudget {
 
     /**
      * Registers {@code stream}, whose producer found the session closed, for a writability
-     * callback once it opens. Returns true when it opened meanwhile: the caller must then have the
-     * loop run {@link #wakeIfOpen} (the loop may have woken the waiters just before the add).
+     * callback once it opens. When it opened meanwhile, the loop may have woken the waiters just
+     * before the add: it is asked to look again.
      */
-    boolean await(SpdyStream stream) {
-        return waiters.add(stream) && isOpen();
+    void await(SpdyStream stream) {
+        if (waiters.add(stream) && isOpen()) {
+            try {
+                channel.eventLoop().execute(this::wakeIfOpen);
+            } catch (RejectedExecutionException e) {
+                // The loop is gone with the session: nobody is left to wake.
+            }
+        }
     }
 
     /** A closed stream waits for nothing any more. */
@@ -79,8 +85,11 @@ final class SendBudget {
         waiters.remove(stream);
     }
 
-    /** On the loop: reopens once drained to half the limit, then hands each waiting stream to {@code wake}. */
-    void wakeIfOpen(Consumer<SpdyStream> wake) {
+    /**
+     * On the loop, after anything that may have drained the session: reopens once the stream
+     * queues drained to half the limit, then calls back each stream whose producer waits.
+     */
+    void wakeIfOpen() {
         // The channel's share drains without an event of ours (the socket takes it), so reopening
         // looks at the stream queues only; the channel's writability bounds its own buffer.
         if (overLimit && queued.get() <= limit / 2) {
@@ -107,7 +116,7 @@ final class SendBudget {
                         return; // the rest stay registered
                     }
                     if (waiters.remove(s)) {
-                        wake.accept(s);
+                        s.notifyWritability();
                     }
                 }
             } while (wakeAgain);

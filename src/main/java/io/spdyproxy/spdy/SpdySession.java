@@ -72,6 +72,7 @@ public final class SpdySession {
     private final WindowOverrun recvOverrun;
     private final RemoteStreamIds remoteIds;
     private final FirstFrameDeadline firstFrame = new FirstFrameDeadline();
+    private final ReceiveWindowTuner tuner;
     private final WriteScheduler scheduler = new WriteScheduler();
     /** Our own header-frame encoder when header compression is off (the default); else Netty's. */
     private final StoredHeaderFrames storedHeaders;
@@ -86,9 +87,6 @@ public final class SpdySession {
     private int nextPingId;
     private int silentPingId = -1;
     private long silentPingNanos;
-    private long smoothedRttNanos;
-    /** Receive-window growth held by open streams (see windowGrowth). */
-    private long windowGrowth;
     private int localActive;
     private int remoteActive;
     private int peerInitialWindow = SpdySessionConfig.DEFAULT_WINDOW;
@@ -119,9 +117,6 @@ public final class SpdySession {
     private volatile long streamsOpened;
     private volatile int activeStreamCount;
 
-    /** Growth needs half a window consumed within this long at least, however short the RTT. */
-    private static final long GROWTH_CYCLE_FLOOR_NANOS = TimeUnit.MILLISECONDS.toNanos(4);
-
     private record PendingPing(long startNanos, CompletableFuture<Duration> future) {}
 
     private SpdySession(Channel channel, SpdySessionConfig config, SpdySessionListener listener) {
@@ -134,6 +129,7 @@ public final class SpdySession {
         this.sendOverrun = config.newSendOverrun();
         this.recvOverrun = config.newReceiveOverrun();
         this.remoteIds = new RemoteStreamIds(config.legacyPeer());
+        this.tuner = new ReceiveWindowTuner(config);
         this.storedHeaders = config.compressHeaders() ? null : new StoredHeaderFrames();
         this.nextLocalStreamId = config.role().firstLocalStreamId();
         this.nextPingId = config.role().firstLocalStreamId();
@@ -314,7 +310,7 @@ public final class SpdySession {
                     "stream ids exhausted"));
             return;
         }
-        String bad = invalidHeaders(headers);
+        String bad = HeaderLimits.invalid(headers, config.maxHeaderBlockSize());
         if (bad != null) {
             result.completeExceptionally(new IllegalArgumentException(bad));
             return;
@@ -368,34 +364,20 @@ public final class SpdySession {
         return Math.max(1, Math.min(sendOverrun.ownRoom(sendWindow), config.maxStreamQueuedBytes()));
     }
 
-    /** Has the loop wake the streams waiting for the session's send budget (from any thread). */
-    void wakeSoon() {
-        try {
-            loop.execute(this::wakeWaiters);
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-            // The loop is gone with the session: nobody is left to wake.
-        }
-    }
-
-    /** On the loop, after anything that may have drained the session: wakes waiting producers. */
-    private void wakeWaiters() {
-        budget.wakeIfOpen(SpdyStream::notifyWritability);
-    }
-
     /** A producer went past the session's hard limit: its chunk is dropped and its stream reset. */
     void refuseData(SpdyStream stream, ByteBuf data) {
         stream.dequeued(data.readableBytes());
         data.release();
         resetStream(stream, SpdyError.INTERNAL_ERROR, "send queue over the session's hard limit of "
                 + budget.hardLimit() + " bytes: the producer ignored isWritable()");
-        wakeWaiters();
+        budget.wakeIfOpen();
     }
 
     void sendHeaders(SpdyStream stream, SpdyHeaders headers, boolean endOfStream) {
         if (!stream.canSendLocal() || stream.endQueued) {
             return; // reset or already ended: nothing to say any more
         }
-        String bad = invalidHeaders(headers);
+        String bad = HeaderLimits.invalid(headers, config.maxHeaderBlockSize());
         if (bad != null) {
             log.warn("stream {}: {}", stream.id(), bad);
             resetStream(stream, SpdyError.INTERNAL_ERROR, bad);
@@ -429,44 +411,21 @@ public final class SpdySession {
         if (!stream.canSendLocal() || stream.endQueued) {
             stream.dequeued(data.readableBytes());
             data.release();
-            wakeWaiters();
+            budget.wakeIfOpen();
             return;
         }
         if (!stream.headersSent) {
             stream.dequeued(data.readableBytes());
             data.release();
             resetStream(stream, SpdyError.INTERNAL_ERROR, "data sent before the reply headers");
-            wakeWaiters();
+            budget.wakeIfOpen();
             return;
         }
         stream.endQueued = endOfStream;
         stream.queue.add(new SpdyStream.Pending(data, endOfStream));
         schedule(stream);
         writePending();
-        wakeWaiters();
-    }
-
-    /**
-     * Why a header block cannot be encoded (SPDY/3 section 2.6.10 lengths are 32-bit, but Netty's
-     * encoder takes at most 65535 bytes per value), or null. Checked here so one oversized value
-     * fails its stream instead of the encoder failing the connection.
-     */
-    private String invalidHeaders(SpdyHeaders headers) {
-        long total = 0;
-        for (java.util.Map.Entry<CharSequence, CharSequence> e : headers) {
-            int n = e.getKey().length();
-            int v = e.getValue().length();
-            if (n == 0 || n > 0xFFFF || v > 0xFFFF) {
-                return "header '" + e.getKey() + "' too long: name " + n + ", value " + v
-                        + " bytes (expected: 1..65535)";
-            }
-            total += n + v + 8;
-        }
-        if (total > config.maxHeaderBlockSize()) {
-            return "header block of " + total + " bytes (expected: <= maxHeaderBlockSize "
-                    + config.maxHeaderBlockSize() + ")";
-        }
-        return null;
+        budget.wakeIfOpen();
     }
 
     private void schedule(SpdyStream stream) {
@@ -546,7 +505,7 @@ public final class SpdySession {
         } finally {
             writing = false;
         }
-        wakeWaiters();
+        budget.wakeIfOpen();
     }
 
     private void writeDataFrame(int streamId, ByteBuf payload, boolean fin) {
@@ -590,45 +549,13 @@ public final class SpdySession {
         if (stream != null && stream.canReceiveRemote() && !stream.remoteFin) {
             stream.unackedConsumed += bytes;
             if (stream.unackedConsumed >= stream.recvTarget / 2) {
-                int credit = stream.unackedConsumed + windowGrowth(stream);
+                int credit = stream.unackedConsumed + tuner.growth(stream);
                 recvOverrun.moved(stream.recvWindow, stream.recvWindow + credit);
                 stream.recvWindow += credit;
                 write(new DefaultSpdyWindowUpdateFrame(stream.id(), credit));
                 stream.unackedConsumed = 0;
             }
         }
-    }
-
-    /**
-     * Receive-window auto-tuning (what QUIC implementations do): when half a stream's window was
-     * consumed within two round trips (and at least {@link #GROWTH_CYCLE_FLOOR_NANOS}), the window
-     * limits the stream rather than its consumer, so it doubles, up to the configured maximum and
-     * within the session's growth budget. A slow consumer never gets there, so its stream keeps
-     * the initial window and what we buffer for it stays small. Returns the extra credit.
-     */
-    private int windowGrowth(SpdyStream s) {
-        long now = System.nanoTime();
-        long last = s.lastCreditNanos;
-        s.lastCreditNanos = now;
-        int max = config.effectiveMaxStreamWindow();
-        if (last == 0 || s.recvTarget >= max) {
-            return 0; // the first half-window may have landed in socket buffers: no signal yet
-        }
-        if (now - last > Math.max(2 * smoothedRttNanos, GROWTH_CYCLE_FLOOR_NANOS)) {
-            return 0;
-        }
-        int grow = Math.min(s.recvTarget, max - s.recvTarget);
-        if (windowGrowth + grow > config.windowGrowthBudget()) {
-            return 0;
-        }
-        windowGrowth += grow;
-        s.recvTarget += grow;
-        return grow;
-    }
-
-    /** Feeds a round-trip sample (any PING of ours answered) into the smoothed RTT. */
-    private void rttSample(long nanos) {
-        smoothedRttNanos = smoothedRttNanos == 0 ? nanos : (7 * smoothedRttNanos + nanos) / 8;
     }
 
     private void sessionConsumed(long bytes) {
@@ -740,10 +667,9 @@ public final class SpdySession {
         }
         budget.forget(s);
         activeStreamCount = streams.size();
-        windowGrowth -= s.recvTarget - config.effectiveStreamWindow();
-        s.recvTarget = config.effectiveStreamWindow();
+        tuner.released(s);
         s.releaseQueue();
-        wakeWaiters();
+        budget.wakeIfOpen();
         if (!s.sessionCreditReturned) {
             // Bytes delivered but never consumed would shrink the session window for good if the
             // application forgets them once the stream is gone: return them now, and ignore later
@@ -1177,10 +1103,10 @@ public final class SpdySession {
             PendingPing p = pings.remove(id);
             long now = System.nanoTime();
             if (p != null) {
-                rttSample(now - p.startNanos());
+                tuner.rttSample(now - p.startNanos());
                 p.future().complete(Duration.ofNanos(now - p.startNanos()));
             } else if (id == silentPingId) {
-                rttSample(now - silentPingNanos);
+                tuner.rttSample(now - silentPingNanos);
             }
             return; // the answer to one of ours
         }

@@ -168,9 +168,7 @@ public final class SpdyStream {
             return true;
         }
         unwritable.set(true);
-        if (budget.await(this)) {
-            session.wakeSoon(); // it opened again while we registered: the wake may have missed us
-        }
+        budget.await(this);
         return false;
     }
 
