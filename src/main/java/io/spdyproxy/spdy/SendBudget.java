@@ -16,8 +16,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * reading; so the session as a whole is writable only while the channel is (Netty's write-buffer
  * high-water mark) and while it holds less than {@code maxSessionQueuedBytes}. Once over that,
  * it stays closed until the stream queues drained to half, and then wakes every stream whose
- * producer found it closed. A producer that ignores writability altogether is stopped at twice the limit: its
- * stream is reset (see {@link #hardLimit()}).
+ * producer found it closed. A producer that ignores writability altogether is stopped at twice
+ * the limit: its stream is reset (see {@link #hardLimit()}).
  *
  * <p>Threading: {@link #queued}, {@link #isOpen} and {@link #await} may be called from any thread
  * (producers pace themselves off the loop); {@link #dequeued} and {@link #wakeIfOpen} run on the

@@ -164,8 +164,8 @@ public final class SpdyStream {
             return false; // whoever filled the queue flagged it (sendData, windowChanged)
         }
         SendBudget budget = session.sendBudget();
-        if (budget.isOpen()) {
-            return true;
+        if (budget.isOpen() || state == State.CLOSED) {
+            return true; // a closed stream drops what it is given: nothing to wait for
         }
         unwritable.set(true);
         budget.await(this);
