@@ -66,6 +66,13 @@ public final class SpdySession {
     private final SpdySessionConfig config;
     private final SpdySessionListener listener;
     private final AbuseGuard guard;
+    private final SendBudget budget;
+    /** How far our send windows may run past zero (towards a legacy origin), and the peer's past ours. */
+    private final WindowOverrun sendOverrun;
+    private final WindowOverrun recvOverrun;
+    private final RemoteStreamIds remoteIds;
+    private final FirstFrameDeadline firstFrame = new FirstFrameDeadline();
+    private final ReceiveWindowTuner tuner;
     private final WriteScheduler scheduler = new WriteScheduler();
     /** Our own header-frame encoder when header compression is off (the default); else Netty's. */
     private final StoredHeaderFrames storedHeaders;
@@ -80,10 +87,6 @@ public final class SpdySession {
     private int nextPingId;
     private int silentPingId = -1;
     private long silentPingNanos;
-    private long smoothedRttNanos;
-    /** Receive-window growth held by open streams (see windowGrowth). */
-    private long windowGrowth;
-    private int lastRemoteStreamId;
     private int localActive;
     private int remoteActive;
     private int peerInitialWindow = SpdySessionConfig.DEFAULT_WINDOW;
@@ -114,9 +117,6 @@ public final class SpdySession {
     private volatile long streamsOpened;
     private volatile int activeStreamCount;
 
-    /** Growth needs half a window consumed within this long at least, however short the RTT. */
-    private static final long GROWTH_CYCLE_FLOOR_NANOS = TimeUnit.MILLISECONDS.toNanos(4);
-
     private record PendingPing(long startNanos, CompletableFuture<Duration> future) {}
 
     private SpdySession(Channel channel, SpdySessionConfig config, SpdySessionListener listener) {
@@ -125,6 +125,11 @@ public final class SpdySession {
         this.config = config;
         this.listener = listener;
         this.guard = new AbuseGuard(config);
+        this.budget = new SendBudget(channel, config.maxSessionQueuedBytes());
+        this.sendOverrun = config.newSendOverrun();
+        this.recvOverrun = config.newReceiveOverrun();
+        this.remoteIds = new RemoteStreamIds(config.legacyPeer());
+        this.tuner = new ReceiveWindowTuner(config);
         this.storedHeaders = config.compressHeaders() ? null : new StoredHeaderFrames();
         this.nextLocalStreamId = config.role().firstLocalStreamId();
         this.nextPingId = config.role().firstLocalStreamId();
@@ -172,7 +177,7 @@ public final class SpdySession {
     /** A snapshot of the session's counters (approximate when read off the event loop). */
     public SpdySessionStats stats() {
         return new SpdySessionStats(framesSent, framesReceived, dataBytesSent, dataBytesReceived,
-                streamsOpened, activeStreamCount);
+                streamsOpened, activeStreamCount, budget.queuedBytes(), budget.maxQueuedBytes());
     }
 
     /** Stream ids this side can still open; rotate to a new session before they run out. */
@@ -195,16 +200,27 @@ public final class SpdySession {
         if (priority < 0 || priority > 7) {
             throw new IllegalArgumentException("priority: " + priority + " (expected: 0..7)");
         }
+        java.util.Objects.requireNonNull(headers, "headers");
         java.util.Objects.requireNonNull(streamListener, "streamListener");
         CompletableFuture<SpdyStream> result = new CompletableFuture<>();
-        execute(() -> openStream(headers, (byte) priority, endOfStream, streamListener, result));
+        boolean accepted = execute(() -> {
+            try {
+                openStream(headers, (byte) priority, endOfStream, streamListener, result);
+            } catch (RuntimeException e) {
+                result.completeExceptionally(e);
+                throw e;
+            }
+        });
+        if (!accepted) {
+            result.completeExceptionally(closedException());
+        }
         return result;
     }
 
     /** Sends a PING; the future completes with the round-trip time. */
     public CompletableFuture<Duration> ping() {
         CompletableFuture<Duration> result = new CompletableFuture<>();
-        execute(() -> {
+        boolean accepted = execute(() -> {
             if (state == State.CLOSED) {
                 result.completeExceptionally(closedException());
                 return;
@@ -214,6 +230,9 @@ public final class SpdySession {
             pings.put(id, new PendingPing(System.nanoTime(), result));
             writeControl(new DefaultSpdyPingFrame(id));
         });
+        if (!accepted) {
+            result.completeExceptionally(closedException());
+        }
         return result;
     }
 
@@ -247,16 +266,36 @@ public final class SpdySession {
     // ------------------------------------------------------------------------------------------
     // Outbound (called on the loop)
 
-    void execute(Runnable task) {
+    /**
+     * Runs {@code task} on the loop (at once when already there). False when the loop no longer
+     * takes tasks (shut down, so the session is gone): the caller releases what the task owned.
+     */
+    boolean execute(Runnable task) {
         if (loop.inEventLoop()) {
-            task.run();
-            flushSoon();
-        } else {
-            loop.execute(() -> {
-                task.run();
-                flushSoon();
-            });
+            runTask(task);
+            return true;
         }
+        try {
+            loop.execute(() -> runTask(task));
+            return true;
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Runs an application's request on the loop. None of them throws by design (bad input fails
+     * its stream or future), so an exception here is a bug whose state we cannot trust: it ends the
+     * session instead of escaping into the event loop.
+     */
+    private void runTask(Runnable task) {
+        try {
+            task.run();
+        } catch (Exception e) {
+            log.error("session task failed on {}; closing the session", channel, e);
+            sessionError(SpdyError.INTERNAL_ERROR, "internal error: " + e);
+        }
+        flushSoon();
     }
 
     private void openStream(SpdyHeaders headers, byte priority, boolean endOfStream,
@@ -271,7 +310,7 @@ public final class SpdySession {
                     "stream ids exhausted"));
             return;
         }
-        String bad = invalidHeaders(headers);
+        String bad = HeaderLimits.invalid(headers, config.maxHeaderBlockSize());
         if (bad != null) {
             result.completeExceptionally(new IllegalArgumentException(bad));
             return;
@@ -301,7 +340,7 @@ public final class SpdySession {
             streamIdsLowSignalled = true;
             try {
                 listener.onStreamIdsLow(this);
-            } catch (RuntimeException e) {
+            } catch (Exception e) {
                 log.warn("onStreamIdsLow listener failed", e);
             }
         }
@@ -310,20 +349,35 @@ public final class SpdySession {
 
     /**
      * The send window of a new stream. A legacy origin never grants window for request bodies
-     * (PROTOCOL.md), so towards it the client role may send up to the legacy allowance beyond it.
+     * (PROTOCOL.md): towards it the window may run past zero as {@link #sendOverrun} allows.
      */
     private int initialSendWindow() {
-        if (config.legacyPeer() && config.role() == SpdyRole.CLIENT) {
-            return (int) Math.min(MAX_WINDOW, (long) peerInitialWindow + config.legacyWindowAllowance());
-        }
         return peerInitialWindow;
+    }
+
+    SendBudget sendBudget() {
+        return budget;
+    }
+
+    /** A stream's queue bound: its send window (plus any legacy allowance), at most the per-stream cap. */
+    long writeLimit(int sendWindow) {
+        return Math.max(1, Math.min(sendOverrun.ownRoom(sendWindow), config.maxStreamQueuedBytes()));
+    }
+
+    /** A producer went past the session's hard limit: its chunk is dropped and its stream reset. */
+    void refuseData(SpdyStream stream, ByteBuf data) {
+        stream.dequeued(data.readableBytes());
+        data.release();
+        resetStream(stream, SpdyError.INTERNAL_ERROR, "send queue over the session's hard limit of "
+                + budget.hardLimit() + " bytes: the producer ignored isWritable()");
+        budget.wakeIfOpen();
     }
 
     void sendHeaders(SpdyStream stream, SpdyHeaders headers, boolean endOfStream) {
         if (!stream.canSendLocal() || stream.endQueued) {
             return; // reset or already ended: nothing to say any more
         }
-        String bad = invalidHeaders(headers);
+        String bad = HeaderLimits.invalid(headers, config.maxHeaderBlockSize());
         if (bad != null) {
             log.warn("stream {}: {}", stream.id(), bad);
             resetStream(stream, SpdyError.INTERNAL_ERROR, bad);
@@ -357,41 +411,21 @@ public final class SpdySession {
         if (!stream.canSendLocal() || stream.endQueued) {
             stream.dequeued(data.readableBytes());
             data.release();
+            budget.wakeIfOpen();
             return;
         }
         if (!stream.headersSent) {
             stream.dequeued(data.readableBytes());
             data.release();
             resetStream(stream, SpdyError.INTERNAL_ERROR, "data sent before the reply headers");
+            budget.wakeIfOpen();
             return;
         }
         stream.endQueued = endOfStream;
         stream.queue.add(new SpdyStream.Pending(data, endOfStream));
         schedule(stream);
         writePending();
-    }
-
-    /**
-     * Why a header block cannot be encoded (SPDY/3 section 2.6.10 lengths are 32-bit, but Netty's
-     * encoder takes at most 65535 bytes per value), or null. Checked here so one oversized value
-     * fails its stream instead of the encoder failing the connection.
-     */
-    private String invalidHeaders(SpdyHeaders headers) {
-        long total = 0;
-        for (java.util.Map.Entry<CharSequence, CharSequence> e : headers) {
-            int n = e.getKey().length();
-            int v = e.getValue().length();
-            if (n == 0 || n > 0xFFFF || v > 0xFFFF) {
-                return "header '" + e.getKey() + "' too long: name " + n + ", value " + v
-                        + " bytes (expected: 1..65535)";
-            }
-            total += n + v + 8;
-        }
-        if (total > config.maxHeaderBlockSize()) {
-            return "header block of " + total + " bytes (expected: <= maxHeaderBlockSize "
-                    + config.maxHeaderBlockSize() + ")";
-        }
-        return null;
+        budget.wakeIfOpen();
     }
 
     private void schedule(SpdyStream stream) {
@@ -432,10 +466,11 @@ public final class SpdySession {
                 } else {
                     ByteBuf data = (ByteBuf) head.payload();
                     int len = data.readableBytes();
-                    int window = Math.min(s.sendWindow,
+                    int window = (int) Math.min(sendOverrun.room(s.sendWindow),
                             config.sessionFlowControl() ? sessionSendWindow : MAX_WINDOW);
                     if (len > 0 && window <= 0) {
-                        if (s.sendWindow > 0) {
+                        if (sendOverrun.ownRoom(s.sendWindow) > 0) {
+                            // The stream has window, the session (or the legacy allowance) not.
                             s.scheduling = SpdyStream.Scheduling.SESSION_BLOCKED;
                             sessionBlocked.add(s);
                         }
@@ -450,6 +485,7 @@ public final class SpdySession {
                     }
                     boolean fin = last && head.endOfStream();
                     writeDataFrame(s.id(), payload, fin);
+                    sendOverrun.moved(s.sendWindow, s.sendWindow - n);
                     s.sendWindow -= n;
                     sessionSendWindow -= n;
                     s.bytesSent += n;
@@ -469,6 +505,7 @@ public final class SpdySession {
         } finally {
             writing = false;
         }
+        budget.wakeIfOpen();
     }
 
     private void writeDataFrame(int streamId, ByteBuf payload, boolean fin) {
@@ -512,44 +549,13 @@ public final class SpdySession {
         if (stream != null && stream.canReceiveRemote() && !stream.remoteFin) {
             stream.unackedConsumed += bytes;
             if (stream.unackedConsumed >= stream.recvTarget / 2) {
-                int credit = stream.unackedConsumed + windowGrowth(stream);
+                int credit = stream.unackedConsumed + tuner.growth(stream);
+                recvOverrun.moved(stream.recvWindow, stream.recvWindow + credit);
                 stream.recvWindow += credit;
                 write(new DefaultSpdyWindowUpdateFrame(stream.id(), credit));
                 stream.unackedConsumed = 0;
             }
         }
-    }
-
-    /**
-     * Receive-window auto-tuning (what QUIC implementations do): when half a stream's window was
-     * consumed within two round trips (and at least {@link #GROWTH_CYCLE_FLOOR_NANOS}), the window
-     * limits the stream rather than its consumer, so it doubles, up to the configured maximum and
-     * within the session's growth budget. A slow consumer never gets there, so its stream keeps
-     * the initial window and what we buffer for it stays small. Returns the extra credit.
-     */
-    private int windowGrowth(SpdyStream s) {
-        long now = System.nanoTime();
-        long last = s.lastCreditNanos;
-        s.lastCreditNanos = now;
-        int max = config.effectiveMaxStreamWindow();
-        if (last == 0 || s.recvTarget >= max) {
-            return 0; // the first half-window may have landed in socket buffers: no signal yet
-        }
-        if (now - last > Math.max(2 * smoothedRttNanos, GROWTH_CYCLE_FLOOR_NANOS)) {
-            return 0;
-        }
-        int grow = Math.min(s.recvTarget, max - s.recvTarget);
-        if (windowGrowth + grow > config.windowGrowthBudget()) {
-            return 0;
-        }
-        windowGrowth += grow;
-        s.recvTarget += grow;
-        return grow;
-    }
-
-    /** Feeds a round-trip sample (any PING of ours answered) into the smoothed RTT. */
-    private void rttSample(long nanos) {
-        smoothedRttNanos = smoothedRttNanos == 0 ? nanos : (7 * smoothedRttNanos + nanos) / 8;
     }
 
     private void sessionConsumed(long bytes) {
@@ -611,7 +617,7 @@ public final class SpdySession {
             return;
         }
         goAwaySent = true;
-        write(new DefaultSpdyGoAwayFrame(lastRemoteStreamId, status));
+        write(new DefaultSpdyGoAwayFrame(remoteIds.highest(), status));
     }
 
     /** Flushes once per batch: at the end of a read, or once per round of loop tasks. */
@@ -636,7 +642,7 @@ public final class SpdySession {
         if (l != null) {
             try {
                 l.onWritabilityChanged(stream);
-            } catch (RuntimeException e) {
+            } catch (Exception e) {
                 listenerFailed(stream, e);
             }
         }
@@ -653,11 +659,17 @@ public final class SpdySession {
             } else {
                 remoteActive--;
             }
+            recvOverrun.released(s.recvWindow);
+            if (sendOverrun.released(s.sendWindow) && !sessionBlocked.isEmpty()) {
+                unblockSessionBlocked(); // its legacy allowance is free for the others
+                writePending();
+            }
         }
+        budget.forget(s);
         activeStreamCount = streams.size();
-        windowGrowth -= s.recvTarget - config.effectiveStreamWindow();
-        s.recvTarget = config.effectiveStreamWindow();
+        tuner.released(s);
         s.releaseQueue();
+        budget.wakeIfOpen();
         if (!s.sessionCreditReturned) {
             // Bytes delivered but never consumed would shrink the session window for good if the
             // application forgets them once the stream is gone: return them now, and ignore later
@@ -673,7 +685,7 @@ public final class SpdySession {
         if (l != null) {
             try {
                 l.onClosed(s, cause);
-            } catch (RuntimeException e) {
+            } catch (Exception e) {
                 log.warn("stream {} onClosed listener failed", s.id(), e);
             }
         }
@@ -682,7 +694,7 @@ public final class SpdySession {
         }
     }
 
-    private void listenerFailed(SpdyStream s, RuntimeException e) {
+    private void listenerFailed(SpdyStream s, Exception e) {
         log.warn("stream {} listener failed; resetting it", s.id(), e);
         resetStream(s, SpdyError.INTERNAL_ERROR, "listener failed: " + e);
     }
@@ -736,6 +748,10 @@ public final class SpdySession {
             write(new DefaultSpdyWindowUpdateFrame(0,
                     config.sessionWindow() - SpdySessionConfig.DEFAULT_WINDOW));
         }
+        if (!config.legacyPeer()) {
+            firstFrame.start(loop, config.firstFrameTimeout(), () -> sessionError(SpdyError.PROTOCOL_ERROR,
+                    "no frame from the peer within " + config.firstFrameTimeout() + " of the session's start"));
+        }
         if (!config.pingInterval().isZero()) {
             long nanos = config.pingInterval().toNanos();
             keepalive = loop.scheduleAtFixedRate(this::keepaliveTick, nanos, nanos, TimeUnit.NANOSECONDS);
@@ -785,7 +801,7 @@ public final class SpdySession {
 
     void writabilityChanged() {
         if (channel.isWritable()) {
-            writePending();
+            writePending(); // which wakes producers that found the session unwritable
             flushSoon();
         }
     }
@@ -793,6 +809,7 @@ public final class SpdySession {
     void frameRead(Object msg) {
         framesReceived++;
         framesSinceKeepalive++;
+        firstFrame.frameReceived();
         if (state == State.CLOSED || closing) {
             ReferenceCountUtil.release(msg);
             return;
@@ -862,21 +879,22 @@ public final class SpdySession {
             resetStream(s, SpdyError.PROTOCOL_ERROR, "DATA before SYN_REPLY");
             return;
         }
-        s.recvWindow -= len;
-        int allowance = config.legacyPeer() ? config.legacyWindowAllowance() : 0;
-        if (s.recvWindow < -allowance) {
+        if (len > recvOverrun.room(s.recvWindow)) {
             data.release();
             consume(null, len);
-            resetStream(s, SpdyError.FLOW_CONTROL_ERROR, "stream window exceeded by "
-                    + (-s.recvWindow) + " bytes");
+            resetStream(s, SpdyError.FLOW_CONTROL_ERROR, len > recvOverrun.ownRoom(s.recvWindow)
+                    ? "stream window exceeded by " + (len - (long) s.recvWindow) + " bytes"
+                    : "legacy allowance of the session used up: " + recvOverrun.total() + " bytes past the windows");
             return;
         }
+        recvOverrun.moved(s.recvWindow, s.recvWindow - len);
+        s.recvWindow -= len;
         s.bytesReceived += len;
         s.unconsumed += len;
         s.remoteFin = fin;
         try {
             s.listener.onData(s, data, fin);
-        } catch (RuntimeException e) {
+        } catch (Exception e) {
             listenerFailed(s, e);
             return;
         }
@@ -890,7 +908,7 @@ public final class SpdySession {
         if (config.role().isLocal(id)) {
             return Integer.compareUnsigned(id, nextLocalStreamId) < 0; // the counter wraps past 2^31-1
         }
-        return id <= lastRemoteStreamId;
+        return id <= remoteIds.highest(); // below it and unseen (legacy ids out of order): quietly dropped too
     }
 
     private void onSynStream(SpdySynStreamFrame f) {
@@ -899,17 +917,24 @@ public final class SpdySession {
             writeRst(id, SpdyError.PROTOCOL_ERROR);
             return;
         }
-        if (id <= lastRemoteStreamId) {
-            SpdyStream existing = streams.get(id);
-            if (existing != null) {
-                resetStream(existing, SpdyError.PROTOCOL_ERROR, "duplicate SYN_STREAM");
-                return;
-            }
-            sessionError(SpdyError.PROTOCOL_ERROR,
-                    "SYN_STREAM id " + id + " not above last id " + lastRemoteStreamId);
+        SpdyStream existing = streams.get(id);
+        if (existing != null) {
+            resetStream(existing, SpdyError.PROTOCOL_ERROR, "duplicate SYN_STREAM");
             return;
         }
-        lastRemoteStreamId = id;
+        int highest = remoteIds.highest();
+        switch (remoteIds.open(id)) {
+            case NEW -> { }
+            case NOT_ABOVE_LAST -> {
+                sessionError(SpdyError.PROTOCOL_ERROR, "SYN_STREAM id " + id + " not above last id " + highest);
+                return;
+            }
+            case REUSED, TOO_OLD -> {
+                // A legacy peer's out-of-order id that is not new: only this stream is refused.
+                writeRst(id, SpdyError.PROTOCOL_ERROR);
+                return;
+            }
+        }
         if (f.isInvalid() || f.isTruncated()) {
             writeRst(id, SpdyError.PROTOCOL_ERROR);
             return;
@@ -932,7 +957,7 @@ public final class SpdySession {
         SpdyStreamListener l;
         try {
             l = listener.onStream(s, f.headers());
-        } catch (RuntimeException e) {
+        } catch (Exception e) {
             log.warn("onStream listener failed", e);
             l = null;
         }
@@ -948,7 +973,7 @@ public final class SpdySession {
         }
         try {
             l.onHeaders(s, f.headers(), fin);
-        } catch (RuntimeException e) {
+        } catch (Exception e) {
             listenerFailed(s, e);
         }
     }
@@ -1010,7 +1035,7 @@ public final class SpdySession {
         s.remoteFin = fin;
         try {
             s.listener.onHeaders(s, headers, fin);
-        } catch (RuntimeException e) {
+        } catch (Exception e) {
             listenerFailed(s, e);
             return;
         }
@@ -1019,13 +1044,16 @@ public final class SpdySession {
         }
     }
 
+    /** Never answered with a frame of ours, whatever stream it names (SPDY/3 section 2.4.2). */
     private void onRst(SpdyRstStreamFrame f) {
-        String abuse = guard.onResetReceived();
+        SpdyStream s = streams.get(f.streamId());
+        // Rapid reset is resetting a stream before its answer started; anything else is cheap.
+        boolean unanswered = s != null && (s.isLocal() ? !s.headersReceived : !s.headersSent);
+        String abuse = unanswered ? guard.onLiveReset(framesSent) : guard.onStaleReset(framesSent);
         if (abuse != null) {
             sessionError(SpdyError.PROTOCOL_ERROR, abuse);
             return;
         }
-        SpdyStream s = streams.get(f.streamId());
         if (s == null) {
             return;
         }
@@ -1056,6 +1084,7 @@ public final class SpdySession {
                         resetStream(s, SpdyError.FLOW_CONTROL_ERROR, "window overflow by SETTINGS");
                         continue;
                     }
+                    sendOverrun.moved(s.sendWindow, (int) w);
                     s.sendWindow = (int) w;
                     s.windowChanged();
                     if (delta > 0 && !s.queue.isEmpty()) {
@@ -1074,10 +1103,10 @@ public final class SpdySession {
             PendingPing p = pings.remove(id);
             long now = System.nanoTime();
             if (p != null) {
-                rttSample(now - p.startNanos());
+                tuner.rttSample(now - p.startNanos());
                 p.future().complete(Duration.ofNanos(now - p.startNanos()));
             } else if (id == silentPingId) {
-                rttSample(now - silentPingNanos);
+                tuner.rttSample(now - silentPingNanos);
             }
             return; // the answer to one of ours
         }
@@ -1102,7 +1131,7 @@ public final class SpdySession {
         }
         try {
             listener.onGoAway(this, lastGood);
-        } catch (RuntimeException e) {
+        } catch (Exception e) {
             log.warn("onGoAway listener failed", e);
         }
         if (streams.isEmpty()) {
@@ -1125,11 +1154,7 @@ public final class SpdySession {
             boolean wasBlocked = sessionSendWindow <= 0;
             sessionSendWindow = (int) w;
             if (wasBlocked && sessionSendWindow > 0) {
-                SpdyStream s;
-                while ((s = sessionBlocked.poll()) != null) {
-                    s.scheduling = SpdyStream.Scheduling.IDLE;
-                    schedule(s);
-                }
+                unblockSessionBlocked();
             }
             writePending();
             return;
@@ -1143,6 +1168,7 @@ public final class SpdySession {
             resetStream(s, SpdyError.FLOW_CONTROL_ERROR, "stream window overflow");
             return;
         }
+        sendOverrun.moved(s.sendWindow, (int) w);
         s.sendWindow = (int) w;
         s.windowChanged();
         if (!s.queue.isEmpty()) {
@@ -1150,6 +1176,15 @@ public final class SpdySession {
             writePending();
         }
         s.notifyWritability();
+    }
+
+    /** Streams that waited for the session's window (or legacy allowance) get their turn again. */
+    private void unblockSessionBlocked() {
+        SpdyStream s;
+        while ((s = sessionBlocked.poll()) != null) {
+            s.scheduling = SpdyStream.Scheduling.IDLE;
+            schedule(s);
+        }
     }
 
     void exceptionCaught(Throwable cause) {
@@ -1167,6 +1202,7 @@ public final class SpdySession {
             return;
         }
         state = State.CLOSED;
+        firstFrame.cancel();
         if (keepalive != null) {
             keepalive.cancel(false);
         }
@@ -1186,7 +1222,7 @@ public final class SpdySession {
         pings.clear();
         try {
             listener.onClosed(this, closeCause);
-        } catch (RuntimeException e) {
+        } catch (Exception e) {
             log.warn("onClosed listener failed", e);
         }
         closeFuture.complete(null);

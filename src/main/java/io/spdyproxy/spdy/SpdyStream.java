@@ -13,6 +13,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Threading: all state is confined to the session's event loop. The public methods may be
  * called from any thread; they hop onto the loop. {@link #isWritable()} and the counters are safe
  * to read anywhere, so a producer on another thread can pace itself.
+ *
+ * <p>Writability has two sources: the stream's own queue (bounded by its send window and by
+ * {@code maxStreamQueuedBytes}) and the session's {@link SendBudget} (the connection's own
+ * buffer, and all streams' queues together). A producer that found either closed gets one
+ * {@link SpdyStreamListener#onWritabilityChanged} once both are open again.
  */
 public final class SpdyStream {
 
@@ -74,7 +79,7 @@ public final class SpdyStream {
         this.sendWindow = sendWindow;
         this.recvWindow = recvWindow;
         this.recvTarget = recvWindow;
-        this.writeLimit = Math.max(sendWindow, 1);
+        this.writeLimit = session.writeLimit(sendWindow);
     }
 
     public int id() {
@@ -100,6 +105,7 @@ public final class SpdyStream {
      * headers, or trailers after data). Headers queue behind any data not yet sent.
      */
     public void sendHeaders(SpdyHeaders headers, boolean endOfStream) {
+        java.util.Objects.requireNonNull(headers, "headers");
         session.execute(() -> session.sendHeaders(this, headers, endOfStream));
     }
 
@@ -109,12 +115,25 @@ public final class SpdyStream {
      * resume on {@link SpdyStreamListener#onWritabilityChanged}.
      */
     public void sendData(ByteBuf data, boolean endOfStream) {
-        long queued = queuedBytes.addAndGet(data.readableBytes());
+        int n = data.readableBytes();
+        long queued = queuedBytes.addAndGet(n);
         maxQueuedBytes.accumulateAndGet(queued, Math::max);
         if (queued >= writeLimit) {
             unwritable.set(true);
         }
-        session.execute(() -> session.sendData(this, data, endOfStream));
+        boolean overHardLimit = session.sendBudget().queued(n) > session.sendBudget().hardLimit();
+        boolean accepted = session.execute(() -> {
+            if (overHardLimit) {
+                session.refuseData(this, data);
+            } else {
+                session.sendData(this, data, endOfStream);
+            }
+        });
+        if (!accepted) {
+            // The session's event loop is gone, and the session with it: nothing will send this.
+            dequeued(n);
+            data.release();
+        }
     }
 
     /**
@@ -135,9 +154,22 @@ public final class SpdyStream {
         session.execute(() -> session.resetStream(this, error, "reset by application"));
     }
 
-    /** True while the send queue is below the stream's send window (at least one chunk fits). */
+    /**
+     * True while the send queue is below the stream's bound (its send window, at most {@code
+     * maxStreamQueuedBytes}: at least one chunk fits) and the session takes more data. When false,
+     * {@link SpdyStreamListener#onWritabilityChanged} follows once it is true again.
+     */
     public boolean isWritable() {
-        return queuedBytes.get() < writeLimit;
+        if (queuedBytes.get() >= writeLimit) {
+            return false; // whoever filled the queue flagged it (sendData, windowChanged)
+        }
+        SendBudget budget = session.sendBudget();
+        if (budget.isOpen() || state == State.CLOSED) {
+            return true; // a closed stream drops what it is given: nothing to wait for
+        }
+        unwritable.set(true);
+        budget.await(this);
+        return false;
     }
 
     /** Bytes accepted by {@link #sendData} and not yet handed to the connection. */
@@ -175,10 +207,11 @@ public final class SpdyStream {
 
     void dequeued(int bytes) {
         queuedBytes.addAndGet(-bytes);
+        session.sendBudget().dequeued(bytes);
     }
 
     void windowChanged() {
-        writeLimit = Math.max(sendWindow, 1);
+        writeLimit = session.writeLimit(sendWindow);
         if (!isWritable() && unwritable.compareAndSet(false, true) && state != State.CLOSED) {
             session.fireWritabilityChanged(this);
         }
@@ -196,10 +229,16 @@ public final class SpdyStream {
 
     void releaseQueue() {
         Pending p;
+        long bytes = 0;
         while ((p = queue.poll()) != null) {
+            if (p.payload() instanceof ByteBuf b) {
+                bytes += b.readableBytes();
+            }
             ReferenceCountUtil.release(p.payload());
         }
-        queuedBytes.set(0);
+        // Only what was in the queue: a sendData still on its way to the loop counts itself out.
+        queuedBytes.addAndGet(-bytes);
+        session.sendBudget().dequeued(bytes);
     }
 
     @Override

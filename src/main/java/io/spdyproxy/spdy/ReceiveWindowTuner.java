@@ -1,0 +1,58 @@
+package io.spdyproxy.spdy;
+
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Receive-window auto-tuning (what QUIC implementations do): when half a stream's window was
+ * consumed within two round trips (and at least {@link #CYCLE_FLOOR_NANOS}), the window limits
+ * the stream rather than its consumer, so it doubles, up to {@code maxStreamWindow} and within the
+ * session's {@code windowGrowthBudget}. A slow consumer never gets there, so its stream keeps the
+ * initial window and what we buffer for it stays small. The round trip is learnt from our PINGs.
+ *
+ * <p>Threading: confined to the session's event loop.
+ */
+final class ReceiveWindowTuner {
+    /** Growth needs half a window consumed within this long at least, however short the RTT. */
+    private static final long CYCLE_FLOOR_NANOS = TimeUnit.MILLISECONDS.toNanos(4);
+
+    private final SpdySessionConfig config;
+    private long smoothedRttNanos;
+    /** Receive-window growth held by open streams. */
+    private long growth;
+
+    ReceiveWindowTuner(SpdySessionConfig config) {
+        this.config = config;
+    }
+
+    /** A WINDOW_UPDATE for {@code s} is due: returns the extra credit to grant with it. */
+    int growth(SpdyStream s) {
+        long now = System.nanoTime();
+        long last = s.lastCreditNanos;
+        s.lastCreditNanos = now;
+        int max = config.effectiveMaxStreamWindow();
+        if (last == 0 || s.recvTarget >= max) {
+            return 0; // the first half-window may have landed in socket buffers: no signal yet
+        }
+        if (now - last > Math.max(2 * smoothedRttNanos, CYCLE_FLOOR_NANOS)) {
+            return 0;
+        }
+        int grow = Math.min(s.recvTarget, max - s.recvTarget);
+        if (growth + grow > config.windowGrowthBudget()) {
+            return 0;
+        }
+        growth += grow;
+        s.recvTarget += grow;
+        return grow;
+    }
+
+    /** {@code s} is gone: its growth returns to the budget. */
+    void released(SpdyStream s) {
+        growth -= s.recvTarget - config.effectiveStreamWindow();
+        s.recvTarget = config.effectiveStreamWindow();
+    }
+
+    /** Feeds a round-trip sample (any PING of ours answered) into the smoothed RTT. */
+    void rttSample(long nanos) {
+        smoothedRttNanos = smoothedRttNanos == 0 ? nanos : (7 * smoothedRttNanos + nanos) / 8;
+    }
+}
