@@ -23,12 +23,30 @@ final class HandshakeDecoder extends ByteToMessageDecoder {
     private HandshakeMessage head;
     private int bodyLength = -1;
     private boolean done;
+    /**
+     * Set once a message was refused: what follows is not read as another message, not even
+     * when the connection closes and the decoder is handed its input one last time.
+     */
+    private boolean failed;
 
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
         if (done) {
             return; // leave the rest for the next handler
         }
+        if (failed) {
+            in.skipBytes(in.readableBytes());
+            return;
+        }
+        try {
+            decodeMessage(in, out);
+        } catch (DecoderException e) {
+            failed = true;
+            throw e;
+        }
+    }
+
+    private void decodeMessage(ByteBuf in, List<Object> out) {
         if (head == null) {
             int end = in.forEachByte(in.readerIndex(), Math.min(in.readableBytes(), MAX_HEAD),
                     new EndOfHead());
