@@ -29,7 +29,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * handler. For any bytes, cut into reads of any size:
  * <ul>
  *   <li>it either waits for more, decodes exactly one message, or refuses with its own
- *       {@link DecoderException} (never an unexpected exception wrapped in one);
+ *       {@link DecoderException} (never an unexpected exception wrapped in one), and once it
+ *       refused it decodes nothing more, not even from what is left when the connection closes;
  *   <li>a message is what the bytes say: its start line is the first line, its body the
  *       {@code Content-Length} bytes after the blank line (at most {@link HandshakeDecoder#MAX_BODY}),
  *       its head at most {@link HandshakeDecoder#MAX_HEAD} bytes;
@@ -154,6 +155,7 @@ class HandshakeDecoderFuzzTest {
                         throw new AssertionError("the decoder failed unexpectedly", e.getCause());
                     }
                     error = e.getMessage();
+                    refused(channel);
                     break;
                 }
                 Object m;
@@ -192,6 +194,24 @@ class HandshakeDecoderFuzzTest {
         List<String> headers = new ArrayList<>();
         message.headers().forEach(e -> headers.add(e.getKey() + ": " + e.getValue()));
         return new Outcome(message.startLine(), headers, message.body(), rest.toByteArray(), null);
+    }
+
+    /**
+     * After a refusal the acceptor closes the connection, and closing hands the decoder what is
+     * left of its input one last time: it must neither decode a message from it nor fail again.
+     */
+    private static void refused(EmbeddedChannel channel) {
+        channel.close();
+        try {
+            channel.checkException();
+        } catch (Exception e) {
+            throw new AssertionError("the decoder went on decoding after it refused", e);
+        }
+        Object m;
+        while ((m = channel.readInbound()) != null) {
+            io.netty.util.ReferenceCountUtil.release(m);
+            throw new AssertionError("the decoder went on decoding after it refused: " + m);
+        }
     }
 
     private static int indexOf(byte[] data, byte[] what) {
