@@ -24,7 +24,6 @@ import io.netty.handler.codec.spdy.SpdySessionStatus;
 import io.netty.handler.codec.spdy.SpdyStreamStatus;
 import io.netty.handler.codec.spdy.SpdyVersion;
 import io.netty.util.ReferenceCountUtil;
-import io.spdyproxy.testing.AsOnASocket;
 import io.spdyproxy.testing.TrackingAllocator;
 import java.io.ByteArrayOutputStream;
 import java.time.Duration;
@@ -125,7 +124,6 @@ class SpdySessionFuzzTest {
             peer.config().setAllocator(alloc);
             channel.freezeTime(); // timers run only when this run advances the clock
             session = SpdySession.install(channel, config(), app);
-            channel.pipeline().addBefore("spdy-session", "as-on-a-socket", new AsOnASocket());
             pump();
             if (is(CLIENT)) {
                 openClientStreams();

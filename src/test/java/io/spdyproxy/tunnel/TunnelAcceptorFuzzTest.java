@@ -24,7 +24,6 @@ import io.spdyproxy.spdy.SpdyRole;
 import io.spdyproxy.spdy.SpdySessionConfig;
 import io.spdyproxy.spdy.SpdyStream;
 import io.spdyproxy.spdy.SpdyStreamListener;
-import io.spdyproxy.testing.AsOnASocket;
 import io.spdyproxy.testing.TrackingAllocator;
 import java.io.ByteArrayOutputStream;
 import java.time.Duration;
@@ -118,7 +117,6 @@ class TunnelAcceptorFuzzTest {
 
         private void tunnelUp(Tunnel t) {
             tunnels.add(t);
-            t.session().channel().pipeline().addBefore("spdy-session", "as-on-a-socket", new AsOnASocket());
             if ((flags & OPEN_STREAM) != 0) {
                 SpdyHeaders h = new DefaultSpdyHeaders();
                 h.set(":method", "GET").set(":path", "/").set(":version", "HTTP/1.1")

@@ -74,7 +74,9 @@ class RequestPathsFuzzTest {
         } catch (RequestPaths.BadPath e) {
             throw new AssertionError(uri + " decodes, but its segments encoded again (" + again + ") do not");
         }
-        if (!twice.segments().equals(d.segments()) || twice.directoryForm() != d.directoryForm()) {
+        // Directory form is compared only below the root: "/." and "//." are the root without a slash.
+        if (!twice.segments().equals(d.segments())
+                || !d.segments().isEmpty() && twice.directoryForm() != d.directoryForm()) {
             throw new AssertionError(uri + " -> " + d.segments() + ", encoded again -> " + twice.segments());
         }
     }
