@@ -30,6 +30,7 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseDecoder;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
+import io.spdyproxy.testing.SocketLikeChannel;
 import io.spdyproxy.testing.TrackingAllocator;
 import java.io.ByteArrayOutputStream;
 import java.nio.file.Path;
@@ -97,7 +98,7 @@ class FrontendFuzzTest {
         private final List<ByteBuf> fed = new ArrayList<>();
         private final List<Object> written = new ArrayList<>();
         private final List<Throwable> thrown = new ArrayList<>();
-        private EmbeddedChannel channel;
+        private SocketLikeChannel channel;
         private boolean readPending;
 
         Run(byte[] input) {
@@ -113,8 +114,8 @@ class FrontendFuzzTest {
             }
             ProxyContext px = new ProxyContext(config, new TunnelRegistry(),
                     new Router(config.domain(), config.defaultTunnel()), new ProxyStats());
-            channel = EmbeddedChannel.builder().register(false).handlers(new ReadGate(), ProxyServer.frontendCodec(),
-                    new Guard(new FrontendHandler(px, "http"))).build();
+            channel = new SocketLikeChannel(new ReadGate(), ProxyServer.frontendCodec(),
+                    new Guard(new FrontendHandler(px, "http")));
             channel.config().setAllocator(alloc);
             channel.config().setAutoRead(false);
             try {

@@ -24,6 +24,7 @@ import io.netty.handler.codec.spdy.SpdySessionStatus;
 import io.netty.handler.codec.spdy.SpdyStreamStatus;
 import io.netty.handler.codec.spdy.SpdyVersion;
 import io.netty.util.ReferenceCountUtil;
+import io.spdyproxy.testing.SocketLikeChannel;
 import io.spdyproxy.testing.TrackingAllocator;
 import java.io.ByteArrayOutputStream;
 import java.time.Duration;
@@ -85,7 +86,7 @@ class SpdySessionFuzzTest {
         private final int reads;
         private final byte[] wire;
         private final TrackingAllocator alloc = new TrackingAllocator();
-        private final EmbeddedChannel channel = new EmbeddedChannel();
+        private final SocketLikeChannel channel = new SocketLikeChannel();
         /** Decodes what the session writes, as the peer would. */
         private final EmbeddedChannel peer = new EmbeddedChannel(new SpdyFrameCodec(SpdyVersion.SPDY_3_1));
         private final List<ByteBuf> fed = new ArrayList<>();
@@ -106,6 +107,8 @@ class SpdySessionFuzzTest {
             try {
                 exercise();
                 check();
+            } catch (Exception e) {
+                throw new AssertionError(e);
             } finally {
                 channel.finishAndReleaseAll();
                 peer.finishAndReleaseAll();
@@ -119,7 +122,8 @@ class SpdySessionFuzzTest {
             peer.checkException();
         }
 
-        private void exercise() {
+        private void exercise() throws Exception {
+            channel.register();
             channel.config().setAllocator(alloc);
             peer.config().setAllocator(alloc);
             channel.freezeTime(); // timers run only when this run advances the clock

@@ -24,6 +24,7 @@ import io.spdyproxy.spdy.SpdyRole;
 import io.spdyproxy.spdy.SpdySessionConfig;
 import io.spdyproxy.spdy.SpdyStream;
 import io.spdyproxy.spdy.SpdyStreamListener;
+import io.spdyproxy.testing.SocketLikeChannel;
 import io.spdyproxy.testing.TrackingAllocator;
 import java.io.ByteArrayOutputStream;
 import java.time.Duration;
@@ -75,7 +76,7 @@ class TunnelAcceptorFuzzTest {
         private final List<String> decisions = new ArrayList<>();
         private final List<ByteBuf> fed = new ArrayList<>();
         private final ByteArrayOutputStream written = new ByteArrayOutputStream();
-        private EmbeddedChannel channel;
+        private SocketLikeChannel channel;
 
         Run(byte[] input) {
             flags = input.length > 0 ? input[0] & 0xFF : 0;
@@ -90,7 +91,7 @@ class TunnelAcceptorFuzzTest {
                         ? TunnelAuthenticator.Decision.accept(name == null ? TunnelProtocol.DEFAULT_NAME : name)
                         : TunnelAuthenticator.Decision.refuse("bad token");
             }, this::tunnelUp, HANDSHAKE_TIMEOUT);
-            channel = EmbeddedChannel.builder().register(false).handlers(acceptor).build();
+            channel = new SocketLikeChannel(acceptor);
             channel.config().setAllocator(alloc);
             try {
                 channel.register();
