@@ -75,7 +75,7 @@ class SpdySessionFuzzTest {
     private static final int LARGE_BODY = 70_000;
 
     @MethodSource("seeds")
-    @FuzzTest(maxDuration = "15s")
+    @FuzzTest(maxDuration = "10s")
     void peerBytes(byte[] input) {
         new Run(input).run();
     }

@@ -46,7 +46,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class HandshakeDecoderFuzzTest {
 
     @MethodSource("seeds")
-    @FuzzTest(maxDuration = "15s")
+    @FuzzTest(maxDuration = "10s")
     void handshakeBytes(byte[] input) {
         int chunk = input.length > 0 ? input[0] & 0x3F : 0;
         byte[] wire = input.length > 0 ? Arrays.copyOfRange(input, 1, input.length) : new byte[0];

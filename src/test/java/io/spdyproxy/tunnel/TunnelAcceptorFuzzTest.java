@@ -63,7 +63,7 @@ class TunnelAcceptorFuzzTest {
     private static final Duration HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
 
     @MethodSource("seeds")
-    @FuzzTest(maxDuration = "15s")
+    @FuzzTest(maxDuration = "10s")
     void originBytes(byte[] input) {
         new Run(input).run();
     }
