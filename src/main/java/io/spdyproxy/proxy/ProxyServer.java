@@ -135,15 +135,20 @@ public final class ProxyServer implements AutoCloseable {
                 } else {
                     ch.pipeline().addLast("tls-on-plain-port", new TlsOnPlainPort());
                 }
-                // Up to 1,024 pipelined requests may wait for their answers (Netty's default is
-                // 128); a client that sends more without reading loses the connection.
                 ClientTimeouts timeouts = new ClientTimeouts(config.idleTimeout(), config.requestHeadTimeout());
                 ch.pipeline().addLast("timeouts", timeouts);
-                ch.pipeline().addLast("http", new HttpServerCodec(new HttpDecoderConfig().setMaxInitialLineLength(8192)
-                        .setMaxHeaderSize(16384).setMaxChunkSize(64 * 1024), 1024));
+                ch.pipeline().addLast("http", frontendCodec());
                 ch.pipeline().addLast("frontend", new FrontendHandler(px, scheme, timeouts));
             }
         };
+    }
+
+    /** The front end's HTTP/1.1 codec (one place, so that FrontendFuzzTest fuzzes what clients meet). */
+    static HttpServerCodec frontendCodec() {
+        // Up to 1,024 pipelined requests may wait for their answers (Netty's default is 128); a
+        // client that sends more without reading loses the connection.
+        return new HttpServerCodec(new HttpDecoderConfig().setMaxInitialLineLength(8192)
+                .setMaxHeaderSize(16384).setMaxChunkSize(64 * 1024), 1024);
     }
 
     private void tunnelUp(Tunnel t) {

@@ -1,7 +1,6 @@
 package io.spdyproxy.spdy;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.spdy.SpdyFrameCodec;
@@ -10,12 +9,19 @@ import io.netty.handler.codec.spdy.SpdyVersion;
 /**
  * Netty's frame codec, plus a pass-through for raw buffers: the session writes each DATA frame as
  * its own 8-byte header followed by the retained payload, where Netty's encoder would copy the
- * payload into a new buffer. Header blocks that arrive once the channel is closed are dropped.
+ * payload into a new buffer.
  *
- * <p>Threading: confined to the channel's event loop.
+ * <p>Once the channel is closed, what is left of the read is no longer interpreted: Netty ends the
+ * header-block decompressor when the channel closes, and a header block decoded after that
+ * allocates a buffer nothing releases (4 KiB per connection, e.g. a frame that makes the session
+ * close followed by a SYN_STREAM in the same read, or records an SslHandler decodes in its
+ * channelInactive) and throws "Inflater has been closed"; and framing errors are not reported to a
+ * session that already closed.
+ *
+ * <p>Threading: Netty calls it on the channel's event loop only.
  */
 final class SpdyCodec extends SpdyFrameCodec {
-    private Channel channel;
+    private ChannelHandlerContext ctx;
 
     SpdyCodec(SpdySessionConfig config) {
         super(SpdyVersion.SPDY_3_1, config.maxInboundChunk(), config.maxHeaderBlockSize(),
@@ -27,22 +33,23 @@ final class SpdyCodec extends SpdyFrameCodec {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
         super.handlerAdded(ctx);
-        channel = ctx.channel();
+        this.ctx = ctx;
     }
 
-    /**
-     * Netty ends the header-block inflater when the channel closes, yet bytes can still arrive
-     * after that (an SslHandler hands over the records it decodes in channelInactive). Inflating
-     * them would allocate a buffer nothing releases and throw "Inflater has been closed" into the
-     * pipeline; nobody is left to read them, so drop them.
-     */
     @Override
     public void readHeaderBlock(ByteBuf headerBlock) {
-        if (channel.closeFuture().isDone()) {
+        if (ctx.channel().isOpen()) {
+            super.readHeaderBlock(headerBlock);
+        } else {
             headerBlock.release();
-            return;
         }
-        super.readHeaderBlock(headerBlock);
+    }
+
+    @Override
+    public void readFrameError(String message) {
+        if (ctx.channel().isOpen()) {
+            super.readFrameError(message);
+        }
     }
 
     @Override

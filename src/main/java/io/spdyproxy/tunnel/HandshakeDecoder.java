@@ -77,6 +77,9 @@ final class HandshakeDecoder extends ByteToMessageDecoder {
         }
         String text = in.readCharSequence(end + 1 - in.readerIndex(), StandardCharsets.ISO_8859_1).toString();
         String[] lines = text.split("\r\n");
+        if (lines.length == 0 || lines[0].isEmpty()) {
+            throw new DecoderException("handshake without a start line");
+        }
         HttpHeaders headers = new DefaultHttpHeaders();
         for (int i = 1; i < lines.length; i++) {
             String line = lines[i];
@@ -87,7 +90,11 @@ final class HandshakeDecoder extends ByteToMessageDecoder {
             if (colon <= 0) {
                 throw new DecoderException("malformed handshake header: " + line);
             }
-            headers.add(line.substring(0, colon).trim(), line.substring(colon + 1).trim());
+            try {
+                headers.add(line.substring(0, colon).trim(), line.substring(colon + 1).trim());
+            } catch (IllegalArgumentException e) { // a name or value the header validation refuses
+                throw new DecoderException("malformed handshake header: " + line);
+            }
         }
         // RFC 9112 section 6.3: one Content-Length, digits only (no sign, no list).
         List<String> lengths = headers.getAll("Content-Length");

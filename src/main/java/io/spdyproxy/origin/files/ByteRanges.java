@@ -58,7 +58,7 @@ final class ByteRanges {
                     if (b.isEmpty()) {
                         return new Ignore();
                     }
-                    long suffix = Long.parseLong(b);
+                    long suffix = position(b);
                     if (suffix < 0) {
                         return new Ignore();
                     }
@@ -67,8 +67,8 @@ final class ByteRanges {
                     }
                     ranges.add(new Range(Math.max(0, size - suffix), size - 1));
                 } else {
-                    long first = Long.parseLong(a);
-                    long last = b.isEmpty() ? Long.MAX_VALUE : Long.parseLong(b);
+                    long first = position(a);
+                    long last = b.isEmpty() ? Long.MAX_VALUE : position(b);
                     if (first < 0 || last < first) {
                         return new Ignore();
                     }
@@ -95,5 +95,19 @@ final class ByteRanges {
             return new Ignore(); // overlapping ranges asking for more than the file: serve it whole
         }
         return new Satisfiable(List.copyOf(ranges));
+    }
+
+    /**
+     * A byte position: {@code 1*DIGIT}, ASCII digits only (RFC 9110 section 14.1.1). Long.parseLong
+     * alone also takes a sign and other scripts' digits ({@code +5}, fullwidth or Arabic-Indic digits).
+     */
+    private static long position(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c < '0' || c > '9') {
+                throw new NumberFormatException("not a byte position: " + s);
+            }
+        }
+        return Long.parseLong(s);
     }
 }
