@@ -90,7 +90,10 @@ class TunnelAcceptorFuzzTest {
                 return legacy || "s3cret".equals(token)
                         ? TunnelAuthenticator.Decision.accept(name == null ? TunnelProtocol.DEFAULT_NAME : name)
                         : TunnelAuthenticator.Decision.refuse("bad token");
-            }, this::tunnelUp, HANDSHAKE_TIMEOUT);
+            }, this::tunnelUp, TunnelAcceptor.Limits.defaults().withTimeouts(HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT)
+                    // Refusals answered at once, no bans: each run checks one handshake's answer.
+                    .withFailures(1_000_000, Duration.ofMinutes(1), Duration.ofMinutes(1), Duration.ofHours(1),
+                            Duration.ZERO));
             channel = new SocketLikeChannel(acceptor);
             channel.config().setAllocator(alloc);
             try {
