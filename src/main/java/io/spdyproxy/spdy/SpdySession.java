@@ -1188,9 +1188,13 @@ public final class SpdySession {
     }
 
     void exceptionCaught(Throwable cause) {
-        if (cause instanceof io.netty.handler.codec.spdy.SpdyProtocolException) {
-            // A framing or header-block error: the shared zlib context is now unusable.
-            sessionError(SpdyError.PROTOCOL_ERROR, String.valueOf(cause.getMessage()));
+        Throwable c = cause instanceof io.netty.handler.codec.DecoderException && cause.getCause() != null
+                ? cause.getCause() : cause;
+        if (c instanceof io.netty.handler.codec.spdy.SpdyProtocolException || c instanceof IllegalArgumentException) {
+            // A framing or header-block error (an IllegalArgumentException is Netty's header
+            // validation refusing a name, e.g. one with a NUL): the shared zlib context is now
+            // unusable, so the session ends (SPDY/3 section 2.6.10).
+            sessionError(SpdyError.PROTOCOL_ERROR, String.valueOf(c.getMessage()));
         } else {
             log.debug("connection error on {}", channel, cause);
             closeChannel(cause);
