@@ -135,20 +135,21 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             timeouts.headReceived();
             if (req.decoderResult().isFailure()) {
                 ReferenceCountUtil.release(msg);
-                badRequest(req.decoderResult().cause());
+                badRequest(req.decoderResult().cause(), req.method().equals(HttpMethod.HEAD));
                 return;
             }
             ClientRequests.Refusal refusal = ClientRequests.check(req);
             if (refusal != null) {
                 ReferenceCountUtil.release(msg);
-                refuse(refusal.status(), refusal.message());
+                refuse(refusal.status(), refusal.message(), req.method().equals(HttpMethod.HEAD));
                 return;
             }
             String expect = req.headers().get(HttpHeaderNames.EXPECT);
             if (expect != null && !HttpHeaderValues.CONTINUE.contentEqualsIgnoreCase(expect.trim())
                     && !req.protocolVersion().equals(HttpVersion.HTTP_1_0)) {
                 ReferenceCountUtil.release(msg);
-                refuse(HttpResponseStatus.EXPECTATION_FAILED, "unsupported expectation: " + expect);
+                refuse(HttpResponseStatus.EXPECTATION_FAILED, "unsupported expectation: " + expect,
+                        req.method().equals(HttpMethod.HEAD));
                 return;
             }
             if (HttpUtil.is100ContinueExpected(req)) {
@@ -177,23 +178,23 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         ReferenceCountUtil.release(msg);
     }
 
-    private void badRequest(Throwable cause) {
+    private void badRequest(Throwable cause, boolean head) {
         String why = cause == null ? "malformed request" : cause.getMessage();
         HttpResponseStatus status = why != null && why.contains("header is larger")
                 ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
                 : why != null && why.contains("line is larger") ? HttpResponseStatus.REQUEST_URI_TOO_LONG
                 : HttpResponseStatus.BAD_REQUEST;
-        refuse(status, "bad request: " + why);
+        refuse(status, "bad request: " + why, head);
     }
 
     /**
      * Answers a request that goes nowhere and closes: what follows its head (a body, pipelined
      * requests) cannot be trusted to be framed as the client meant.
      */
-    private void refuse(HttpResponseStatus status, String message) {
+    private void refuse(HttpResponseStatus status, String message, boolean head) {
         px.stats().error(status.code());
         noMoreRequests = true;
-        FullHttpResponse r = errorResponse(status, message);
+        FullHttpResponse r = errorResponse(status, message, head);
         r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
     }
@@ -238,11 +239,17 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
     }
 
-    static FullHttpResponse errorResponse(HttpResponseStatus status, String message) {
+    /** An error page; a HEAD request gets its head alone (RFC 9110 section 9.3.2). */
+    static FullHttpResponse errorResponse(HttpResponseStatus status, String message, boolean head) {
         ByteBuf body = Unpooled.copiedBuffer(message + "\n", StandardCharsets.UTF_8);
+        int length = body.readableBytes();
+        if (head) {
+            body.release();
+            body = Unpooled.EMPTY_BUFFER;
+        }
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);
         r.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
-        r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
+        r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, length);
         r.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
         return r;
     }
@@ -712,7 +719,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             if (stream != null) { // a no-op on a stream that already ended
                 stream.reset(SpdyError.CANCEL);
             }
-            FullHttpResponse r = errorResponse(status, message);
+            FullHttpResponse r = errorResponse(status, message, headRequest);
             if (!requestDone) {
                 keepAlive = false;
             }
