@@ -17,7 +17,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,7 +45,6 @@ public final class OriginClient implements AutoCloseable {
     private final List<Slot> slots = new ArrayList<>();
     private final CompletableFuture<Void> authFailure = new CompletableFuture<>();
     private final CompletableFuture<Void> fatalError = new CompletableFuture<>();
-    private final AtomicInteger connected = new AtomicInteger();
     private volatile boolean stopping;
 
     public OriginClient(OriginConfig config, SslContext tls, HttpRequestHandler handler, EventLoopGroup group) {
@@ -89,9 +87,15 @@ public final class OriginClient implements AutoCloseable {
         return config;
     }
 
-    /** Tunnels up right now. */
+    /** Tunnels up right now (derived from the sessions' state, so a closed one never counts). */
     public int connectedTunnels() {
-        return connected.get();
+        int n = 0;
+        for (SpdySession s : sessions()) {
+            if (s.state() != SpdySession.State.CLOSED) {
+                n++;
+            }
+        }
+        return n;
     }
 
     /** The live sessions, for tests and status. */
@@ -133,8 +137,19 @@ public final class OriginClient implements AutoCloseable {
     @Override
     public void close() {
         stopping = true;
+        List<CompletableFuture<Void>> closing = new ArrayList<>();
+        boolean onALoop = false;
         for (SpdySession s : sessions()) {
-            s.close();
+            closing.add(s.close());
+            onALoop |= s.channel().eventLoop().inEventLoop();
+        }
+        if (!onALoop) {
+            // Closed means closed when this returns (bounded: a close needs no peer).
+            try {
+                CompletableFuture.allOf(closing.toArray(CompletableFuture[]::new)).get(5, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                log.debug("tunnels still closing: {}", e.toString());
+            }
         }
         if (ownGroup) {
             group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
@@ -191,13 +206,11 @@ public final class OriginClient implements AutoCloseable {
                 return;
             }
             tunnel = t;
-            connected.incrementAndGet();
             long upAt = System.nanoTime();
             log.info("tunnel {} '{}' up to {}:{}{}", index, t.name(), config.proxyHost(), config.proxyPort(),
                     t.legacy() ? " (legacy proxy)" : "");
             t.session().closeFuture().whenComplete((v, x) -> loop.execute(() -> {
                 tunnel = null;
-                connected.decrementAndGet();
                 if (System.nanoTime() - upAt >= HEALTHY.toNanos()) {
                     failures = 0;
                 }
