@@ -664,7 +664,11 @@ class ProxyFeaturesTest {
 
         SpdySession sessionA = originA.sessions().get(0);
         sessionA.shutdownGracefully(Duration.ofSeconds(30));
-        // At once, racing the GOAWAY: refused streams are retried on B.
+        // The GOAWAY is sent by a task on A's loop: once A drains it refuses new streams (before,
+        // a request could reach A first and be served by it, a race in this test, not a bug).
+        await(() -> sessionA.state() == SpdySession.State.DRAINING, Duration.ofSeconds(5),
+                () -> "A did not start draining: " + sessionA.state());
+        // At once, racing the GOAWAY on its way to P: refused streams are retried on B.
         List<CompletableFuture<java.net.http.HttpResponse<String>>> racing = new ArrayList<>();
         for (int i = 0; i < 10; i++) {
             racing.add(getAsync(p.httpPort(), "/who?race=" + i));
