@@ -7,7 +7,7 @@ import io.spdyproxy.origin.files.StaticFileHandler;
 import io.spdyproxy.proxy.ProxyConfig;
 import io.spdyproxy.proxy.ProxyServer;
 import io.spdyproxy.tls.TlsContexts;
-import io.spdyproxy.tunnel.TunnelProtocol;
+import io.spdyproxy.tunnel.handshake.TunnelProtocol;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

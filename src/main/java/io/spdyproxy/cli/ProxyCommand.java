@@ -2,7 +2,7 @@ package io.spdyproxy.cli;
 
 import io.spdyproxy.proxy.ProxyConfig;
 import io.spdyproxy.proxy.ProxyServer;
-import io.spdyproxy.tunnel.TunnelProtocol;
+import io.spdyproxy.tunnel.handshake.TunnelProtocol;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;

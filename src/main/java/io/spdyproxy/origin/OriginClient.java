@@ -10,7 +10,7 @@ import io.spdyproxy.spdy.http.HttpRequestHandler;
 import io.spdyproxy.spdy.http.SpdyServer;
 import io.spdyproxy.transport.Transport;
 import io.spdyproxy.tunnel.Tunnel;
-import io.spdyproxy.tunnel.TunnelDialer;
+import io.spdyproxy.tunnel.handshake.TunnelDialer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

@@ -7,7 +7,7 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.spdy.SpdyHeaders;
-import io.spdyproxy.tunnel.TunnelProtocol;
+import io.spdyproxy.tunnel.handshake.TunnelProtocol;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.List;

@@ -1,6 +1,6 @@
 package io.spdyproxy.proxy;
 
-import io.spdyproxy.tunnel.TunnelProtocol;
+import io.spdyproxy.tunnel.handshake.TunnelProtocol;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;

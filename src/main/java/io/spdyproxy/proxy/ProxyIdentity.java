@@ -2,7 +2,7 @@ package io.spdyproxy.proxy;
 
 import io.spdyproxy.tls.PemFiles;
 import io.spdyproxy.tls.SelfSignedCertificate;
-import io.spdyproxy.tunnel.TunnelProtocol;
+import io.spdyproxy.tunnel.handshake.TunnelProtocol;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;

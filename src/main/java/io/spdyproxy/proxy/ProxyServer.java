@@ -18,7 +18,7 @@ import io.spdyproxy.spdy.SpdySessionConfig;
 import io.spdyproxy.tls.TlsContexts;
 import io.spdyproxy.transport.Transport;
 import io.spdyproxy.tunnel.Tunnel;
-import io.spdyproxy.tunnel.TunnelAcceptor;
+import io.spdyproxy.tunnel.handshake.TunnelAcceptor;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;

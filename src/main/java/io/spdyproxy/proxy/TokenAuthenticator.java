@@ -1,7 +1,7 @@
 package io.spdyproxy.proxy;
 
-import io.spdyproxy.tunnel.TunnelAuthenticator;
-import io.spdyproxy.tunnel.TunnelProtocol;
+import io.spdyproxy.tunnel.handshake.TunnelAuthenticator;
+import io.spdyproxy.tunnel.handshake.TunnelProtocol;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;

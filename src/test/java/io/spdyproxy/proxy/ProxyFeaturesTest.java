@@ -35,7 +35,7 @@ import io.spdyproxy.testing.ChecksumHandler;
 import io.spdyproxy.tls.TlsContexts;
 import io.spdyproxy.transport.Transport;
 import io.spdyproxy.tunnel.Tunnel;
-import io.spdyproxy.tunnel.TunnelAuthenticator.Decision;
+import io.spdyproxy.tunnel.handshake.TunnelAuthenticator.Decision;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

@@ -1,4 +1,4 @@
-package io.spdyproxy.tunnel;
+package io.spdyproxy.tunnel.handshake;
 
 import static java.nio.charset.StandardCharsets.ISO_8859_1;
 import static java.nio.charset.StandardCharsets.UTF_8;

@@ -1,4 +1,4 @@
-package io.spdyproxy.tunnel;
+package io.spdyproxy.tunnel.handshake;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;

@@ -1,5 +1,6 @@
-package io.spdyproxy.tunnel;
+package io.spdyproxy.tunnel.handshake;
 
+import io.spdyproxy.tunnel.Tunnel;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;

@@ -1,4 +1,4 @@
-package io.spdyproxy.tunnel;
+package io.spdyproxy.tunnel.handshake;
 
 /** The proxy's decision on an origin's handshake. */
 @FunctionalInterface

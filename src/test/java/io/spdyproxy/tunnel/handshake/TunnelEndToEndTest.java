@@ -1,22 +1,22 @@
-package io.spdyproxy.tunnel;
+package io.spdyproxy.tunnel.handshake;
 
-import static io.spdyproxy.tunnel.TunnelFixture.CHUNK;
-import static io.spdyproxy.tunnel.TunnelFixture.GIB;
-import static io.spdyproxy.tunnel.TunnelFixture.KIB;
-import static io.spdyproxy.tunnel.TunnelFixture.MIB;
-import static io.spdyproxy.tunnel.TunnelFixture.P;
-import static io.spdyproxy.tunnel.TunnelFixture.PATTERN;
+import static io.spdyproxy.tunnel.handshake.TunnelFixture.CHUNK;
+import static io.spdyproxy.tunnel.handshake.TunnelFixture.GIB;
+import static io.spdyproxy.tunnel.handshake.TunnelFixture.KIB;
+import static io.spdyproxy.tunnel.handshake.TunnelFixture.MIB;
+import static io.spdyproxy.tunnel.handshake.TunnelFixture.P;
+import static io.spdyproxy.tunnel.handshake.TunnelFixture.PATTERN;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.spdyproxy.origin.OriginClient;
 import io.spdyproxy.proxy.ProxyServer;
 import io.spdyproxy.spdy.SpdySession;
-import io.spdyproxy.tunnel.TunnelFixture.Body;
+import io.spdyproxy.tunnel.handshake.TunnelFixture.Body;
 import io.spdyproxy.testing.ChecksumHandler;
-import io.spdyproxy.tunnel.TunnelFixture.Collect;
-import io.spdyproxy.tunnel.TunnelFixture.Head;
-import io.spdyproxy.tunnel.TunnelFixture.Raw;
+import io.spdyproxy.tunnel.handshake.TunnelFixture.Collect;
+import io.spdyproxy.tunnel.handshake.TunnelFixture.Head;
+import io.spdyproxy.tunnel.handshake.TunnelFixture.Raw;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

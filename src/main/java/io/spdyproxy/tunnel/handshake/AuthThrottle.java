@@ -1,4 +1,4 @@
-package io.spdyproxy.tunnel;
+package io.spdyproxy.tunnel.handshake;
 
 import java.net.Inet6Address;
 import java.net.InetAddress;

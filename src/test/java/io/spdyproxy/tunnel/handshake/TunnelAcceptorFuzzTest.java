@@ -1,5 +1,6 @@
-package io.spdyproxy.tunnel;
+package io.spdyproxy.tunnel.handshake;
 
+import io.spdyproxy.tunnel.Tunnel;
 import static java.nio.charset.StandardCharsets.ISO_8859_1;
 import static org.junit.jupiter.params.provider.Arguments.arguments;
 

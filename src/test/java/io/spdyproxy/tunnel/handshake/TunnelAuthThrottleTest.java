@@ -1,4 +1,4 @@
-package io.spdyproxy.tunnel;
+package io.spdyproxy.tunnel.handshake;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -10,7 +10,7 @@ import io.spdyproxy.origin.OriginClient;
 import io.spdyproxy.proxy.ProxyConfig;
 import io.spdyproxy.proxy.ProxyIdentity;
 import io.spdyproxy.proxy.ProxyServer;
-import io.spdyproxy.tunnel.RawTunnelClient.Answer;
+import io.spdyproxy.tunnel.handshake.RawTunnelClient.Answer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -1,4 +1,4 @@
-package io.spdyproxy.tunnel;
+package io.spdyproxy.tunnel.handshake;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,5 +1,6 @@
-package io.spdyproxy.tunnel;
+package io.spdyproxy.tunnel.handshake;
 
+import io.spdyproxy.tunnel.Tunnel;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -11,8 +12,8 @@ import io.spdyproxy.spdy.SpdySession;
 import io.spdyproxy.spdy.SpdySessionConfig;
 import io.spdyproxy.spdy.SpdySessionListener;
 import io.spdyproxy.tls.CertificateProblem;
-import io.spdyproxy.tunnel.TunnelDialer.ConfigurationException;
-import io.spdyproxy.tunnel.TunnelDialer.HandshakeRefusedException;
+import io.spdyproxy.tunnel.handshake.TunnelDialer.ConfigurationException;
+import io.spdyproxy.tunnel.handshake.TunnelDialer.HandshakeRefusedException;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
 
