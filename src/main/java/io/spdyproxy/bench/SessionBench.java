@@ -7,6 +7,7 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpVersion;
 import io.spdyproxy.example.ExampleHandler;
+import io.spdyproxy.tunnel.spdy.SpdyTunnelSession;
 import io.spdyproxy.spdy.SpdyProtocol;
 import io.spdyproxy.spdy.SpdyRole;
 import io.spdyproxy.spdy.SpdySession;
@@ -43,7 +44,7 @@ public final class SessionBench {
         EventLoopGroup clientLoops = Transport.newGroup(1, "bench-client");
         try (SpdyServer server = SpdyServer.start(new InetSocketAddress("127.0.0.1", 0),
                 TlsContexts.server(cert, alpn), SpdySessionConfig.builder(SpdyRole.SERVER).build(),
-                new ExampleHandler(), serverLoops)) {
+                SpdyTunnelSession.listener(new ExampleHandler()), serverLoops)) {
             SpdySession session = SpdyClient.connect(clientLoops,
                     new InetSocketAddress("127.0.0.1", server.port()), TlsContexts.client(cert.certificate(), alpn),
                     SpdySessionConfig.builder(SpdyRole.CLIENT).build(), SpdySessionListener.refusingStreams())

@@ -1,6 +1,7 @@
 package io.spdyproxy.cli;
 
 import io.spdyproxy.example.ExampleHandler;
+import io.spdyproxy.tunnel.spdy.SpdyTunnelSession;
 import io.spdyproxy.spdy.SpdyProtocol;
 import io.spdyproxy.spdy.SpdyRole;
 import io.spdyproxy.spdy.SpdySessionConfig;
@@ -30,7 +31,7 @@ final class ExampleServerCommand implements Callable<Integer> {
         SelfSignedCertificate cert = SelfSignedCertificate.generate("localhost", "127.0.0.1");
         try (SpdyServer server = SpdyServer.start(new InetSocketAddress(bind, port),
                 TlsContexts.server(cert, List.of(SpdyProtocol.SPDY_3_1.alpnId(), SpdyProtocol.SPDY_3.alpnId())),
-                SpdySessionConfig.builder(SpdyRole.SERVER).build(), new ExampleHandler(), null)) {
+                SpdySessionConfig.builder(SpdyRole.SERVER).build(), SpdyTunnelSession.listener(new ExampleHandler()), null)) {
             System.out.println("SPDY example server on " + bind + ":" + server.port()
                     + " (TLS, ALPN spdy/3.1; certificate SHA-256 "
                     + SelfSignedCertificate.fingerprint(cert.certificate()) + ")");

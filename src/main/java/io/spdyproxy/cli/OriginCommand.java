@@ -7,7 +7,7 @@ import io.spdyproxy.origin.files.FileServerConfig;
 import io.spdyproxy.origin.files.StaticFileHandler;
 import io.spdyproxy.origin.upstream.ReverseProxyHandler;
 import io.spdyproxy.origin.upstream.UpstreamConfig;
-import io.spdyproxy.spdy.http.HttpRequestHandler;
+import io.spdyproxy.tunnel.RequestHandler;
 import io.spdyproxy.tls.PemFiles;
 import io.spdyproxy.tls.TlsContexts;
 import io.spdyproxy.tunnel.handshake.TunnelDialer;
@@ -160,7 +160,7 @@ final class OriginCommand implements Callable<Integer> {
 
     /** Starts dialling the proxy; returns at once. */
     static Running start(Settings s) throws java.io.IOException {
-        HttpRequestHandler handler;
+        RequestHandler handler;
         AutoCloseable resource;
         String what;
         if (s.upstream() != null) {

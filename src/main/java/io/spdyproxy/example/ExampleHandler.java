@@ -9,9 +9,9 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
-import io.spdyproxy.spdy.http.BodyListener;
-import io.spdyproxy.spdy.http.HttpExchange;
-import io.spdyproxy.spdy.http.HttpRequestHandler;
+import io.spdyproxy.tunnel.BodyListener;
+import io.spdyproxy.tunnel.TunnelExchange;
+import io.spdyproxy.tunnel.RequestHandler;
 import java.nio.ByteBuffer;
 import java.util.List;
 
@@ -20,7 +20,7 @@ import java.util.List;
  * paced by the stream's window, {@code POST /echo} streams the request body back as it arrives.
  * It shows the backpressure idiom: produce while writable, resume on the writability callback.
  */
-public final class ExampleHandler implements HttpRequestHandler {
+public final class ExampleHandler implements RequestHandler {
     private static final int CHUNK = 32 * 1024;
     /**
      * What {@code /bytes} sends: zeros, shared by every response. Read-only and never released,
@@ -32,11 +32,11 @@ public final class ExampleHandler implements HttpRequestHandler {
             Unpooled.wrappedBuffer(ByteBuffer.allocateDirect(CHUNK).asReadOnlyBuffer()));
 
     @Override
-    public void onRequest(HttpExchange ex) {
+    public void onRequest(TunnelExchange ex) {
         QueryStringDecoder uri = new QueryStringDecoder(ex.request().uri());
         switch (uri.path()) {
             case "/" -> ex.respond(HttpResponseStatus.OK, "text/plain; charset=utf-8",
-                    "Hello from spdy-proxy over " + ex.stream().session().config().protocol().alpnId() + "\n");
+                    "Hello from spdy-proxy over " + ex.stream().session().protocol() + "\n");
             case "/bytes" -> {
                 long n = count(uri.parameters().getOrDefault("n", List.of("1024")).get(0));
                 if (n < 0) {
@@ -60,7 +60,7 @@ public final class ExampleHandler implements HttpRequestHandler {
         }
     }
 
-    private static void streamBytes(HttpExchange ex, long total) {
+    private static void streamBytes(TunnelExchange ex, long total) {
         HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
         head.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/octet-stream");
         head.headers().set(HttpHeaderNames.CONTENT_LENGTH, total);
@@ -81,7 +81,7 @@ public final class ExampleHandler implements HttpRequestHandler {
         produce.run();
     }
 
-    private static void echo(HttpExchange ex) {
+    private static void echo(TunnelExchange ex) {
         HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
         head.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/octet-stream");
         if (!ex.requestHasBody()) {

@@ -3,11 +3,8 @@ package io.spdyproxy.origin;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.SslContext;
-import io.spdyproxy.spdy.SpdyRole;
-import io.spdyproxy.spdy.SpdySession;
-import io.spdyproxy.spdy.SpdySessionConfig;
-import io.spdyproxy.spdy.http.HttpRequestHandler;
-import io.spdyproxy.spdy.http.SpdyServer;
+import io.spdyproxy.tunnel.TunnelSession;
+import io.spdyproxy.tunnel.RequestHandler;
 import io.spdyproxy.transport.Transport;
 import io.spdyproxy.tunnel.Tunnel;
 import io.spdyproxy.tunnel.handshake.TunnelDialer;
@@ -39,7 +36,7 @@ public final class OriginClient implements AutoCloseable {
 
     private final OriginConfig config;
     private final SslContext tls;
-    private final HttpRequestHandler handler;
+    private final RequestHandler handler;
     private final EventLoopGroup group;
     private final boolean ownGroup;
     private final List<Slot> slots = new ArrayList<>();
@@ -47,7 +44,7 @@ public final class OriginClient implements AutoCloseable {
     private final CompletableFuture<Void> fatalError = new CompletableFuture<>();
     private volatile boolean stopping;
 
-    public OriginClient(OriginConfig config, SslContext tls, HttpRequestHandler handler, EventLoopGroup group) {
+    public OriginClient(OriginConfig config, SslContext tls, RequestHandler handler, EventLoopGroup group) {
         this.config = config;
         this.tls = tls;
         this.handler = handler;
@@ -90,8 +87,8 @@ public final class OriginClient implements AutoCloseable {
     /** Tunnels up right now (derived from the sessions' state, so a closed one never counts). */
     public int connectedTunnels() {
         int n = 0;
-        for (SpdySession s : sessions()) {
-            if (s.state() != SpdySession.State.CLOSED) {
+        for (TunnelSession s : sessions()) {
+            if (s.state() != TunnelSession.State.CLOSED) {
                 n++;
             }
         }
@@ -99,8 +96,8 @@ public final class OriginClient implements AutoCloseable {
     }
 
     /** The live sessions, for tests and status. */
-    public List<SpdySession> sessions() {
-        List<SpdySession> out = new ArrayList<>();
+    public List<TunnelSession> sessions() {
+        List<TunnelSession> out = new ArrayList<>();
         for (Slot s : slots) {
             Tunnel t = s.tunnel;
             if (t != null) {
@@ -122,7 +119,7 @@ public final class OriginClient implements AutoCloseable {
     public void shutdownGracefully(Duration grace) {
         stopping = true;
         List<CompletableFuture<Void>> closing = new ArrayList<>();
-        for (SpdySession s : sessions()) {
+        for (TunnelSession s : sessions()) {
             closing.add(s.shutdownGracefully(grace));
         }
         try {
@@ -139,9 +136,9 @@ public final class OriginClient implements AutoCloseable {
         stopping = true;
         List<CompletableFuture<Void>> closing = new ArrayList<>();
         boolean onALoop = false;
-        for (SpdySession s : sessions()) {
+        for (TunnelSession s : sessions()) {
             closing.add(s.close());
-            onALoop |= s.channel().eventLoop().inEventLoop();
+            onALoop |= s.eventLoop().inEventLoop();
         }
         if (!onALoop) {
             // Closed means closed when this returns (bounded: a close needs no peer).
@@ -172,11 +169,9 @@ public final class OriginClient implements AutoCloseable {
             if (stopping) {
                 return;
             }
-            SpdySessionConfig session = SpdySessionConfig.builder(SpdyRole.SERVER)
-                    .pingInterval(config.pingInterval()).build();
             TunnelDialer.Target target = new TunnelDialer.Target(config.proxyHost(), config.proxyPort(),
                     config.name(), config.token(), config.legacyHandshake());
-            TunnelDialer.dial(loop, target, tls, session, SpdyServer.listener(handler), config.handshakeTimeout())
+            TunnelDialer.dial(loop, target, tls, config.pingInterval(), handler, config.handshakeTimeout())
                     .whenComplete((t, e) -> loop.execute(() -> dialled(t, e)));
         }
 

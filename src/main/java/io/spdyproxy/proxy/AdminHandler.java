@@ -12,7 +12,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
-import io.spdyproxy.spdy.SpdySessionStats;
+import io.spdyproxy.tunnel.SessionStats;
 import io.spdyproxy.tunnel.Tunnel;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -70,7 +70,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         List<Tunnel> tunnels = px.registry().all();
         for (int i = 0; i < tunnels.size(); i++) {
             Tunnel t = tunnels.get(i);
-            SpdySessionStats s = t.session().stats();
+            SessionStats s = t.session().stats();
             b.append(i == 0 ? "" : ",").append("{\"name\":\"").append(t.name())
                     .append("\",\"remote\":\"").append(t.remote()).append('"')
                     .append(",\"legacy\":").append(t.legacy())

@@ -3,10 +3,11 @@ package io.spdyproxy.proxy;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.codec.spdy.SpdyHeaders;
 import io.spdyproxy.tunnel.handshake.TunnelProtocol;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -86,7 +87,14 @@ final class ClientRequests {
      * client's own {@code X-Forwarded-*} and {@code Forwarded} headers are dropped unless the proxy
      * sits behind a load balancer it trusts, since anyone can write them.
      */
-    static void forwardedHeaders(SpdyHeaders out, HttpRequest request, String clientAddress, String scheme,
+    static HttpRequest forwarded(HttpRequest request, String clientAddress, String scheme, boolean trusted) {
+        HttpRequest copy = new DefaultHttpRequest(request.protocolVersion(), request.method(), request.uri(),
+                request.headers().copy());
+        forwardedHeaders(copy.headers(), request, clientAddress, scheme, trusted);
+        return copy;
+    }
+
+    private static void forwardedHeaders(HttpHeaders out, HttpRequest request, String clientAddress, String scheme,
             boolean trusted) {
         String prior = null;
         if (trusted) {

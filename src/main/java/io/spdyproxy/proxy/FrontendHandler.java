@@ -22,15 +22,15 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.handler.codec.spdy.SpdyHeaders;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
-import io.spdyproxy.spdy.SpdyError;
-import io.spdyproxy.spdy.SpdySession;
-import io.spdyproxy.spdy.SpdyStream;
-import io.spdyproxy.spdy.SpdyStreamException;
-import io.spdyproxy.spdy.SpdyStreamListener;
-import io.spdyproxy.spdy.http.SpdyHttpHeaders;
+import io.spdyproxy.tunnel.RequestHead;
+import io.spdyproxy.tunnel.ResponseHead;
+import io.spdyproxy.tunnel.StreamClosedException;
+import io.spdyproxy.tunnel.StreamError;
+import io.spdyproxy.tunnel.StreamHandler;
+import io.spdyproxy.tunnel.TunnelSession;
+import io.spdyproxy.tunnel.TunnelStream;
 import io.spdyproxy.tunnel.Tunnel;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -257,12 +257,14 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     /** One request and its response. */
     private final class Exchange {
         private final HttpRequest request;
+        /** The request as the origin gets it (with X-Forwarded-*), made once for every attempt. */
+        private HttpRequest forwarded;
         private final boolean headRequest;
         private final boolean requestHasBody;
         private final ArrayDeque<HttpContent> early = new ArrayDeque<>();
-        private final Set<SpdySession> tried = new HashSet<>();
+        private final Set<TunnelSession> tried = new HashSet<>();
         private boolean keepAlive;
-        private SpdyStream stream;
+        private TunnelStream stream;
         private int attempts;
         private boolean bodySent;
         private boolean requestDone;
@@ -348,24 +350,26 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             int attempt = ++attempts;
-            SpdySession session = tunnel.session();
-            SpdyHeaders h = SpdyHttpHeaders.fromRequest(request, scheme);
-            String client = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().getHostAddress();
-            ClientRequests.forwardedHeaders(h, request, client, scheme, px.config().trustForwardedFor());
-            session.newStream(h, 3, !requestHasBody, new Attempt(attempt)).whenComplete((s, e) ->
+            TunnelSession session = tunnel.session();
+            if (forwarded == null) {
+                String client = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().getHostAddress();
+                forwarded = ClientRequests.forwarded(request, client, scheme, px.config().trustForwardedFor());
+                forwarded.headers().remove(HttpHeaderNames.UPGRADE); // not carried yet
+            }
+            session.open(new RequestHead(forwarded, scheme), 3, !requestHasBody, new Attempt(attempt)).whenComplete((s, e) ->
                     ctx.executor().execute(() -> opened(attempt, session, s, e)));
         }
 
-        private void opened(int attempt, SpdySession session, SpdyStream s, Throwable e) {
+        private void opened(int attempt, TunnelSession session, TunnelStream s, Throwable e) {
             if (attempt != attempts) {
                 if (s != null) {
-                    s.reset(SpdyError.CANCEL); // an attempt already given up on
+                    s.reset(StreamError.CANCEL); // an attempt already given up on
                 }
                 return;
             }
             if (e != null) {
                 tried.add(session);
-                if (!gone && !finished && e instanceof SpdyStreamException se && se.isRetryable()
+                if (!gone && !finished && e instanceof StreamClosedException se && se.isRetryable()
                         && attempts < MAX_ATTEMPTS) {
                     open();
                 } else if (!finished) {
@@ -380,12 +384,12 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
          * Takes {@code s} as this exchange's stream. Its events may overtake the newStream
          * future's callback (they come from another loop), so whichever arrives first adopts it.
          */
-        private boolean adopt(SpdyStream s, boolean sendBody) {
+        private boolean adopt(TunnelStream s, boolean sendBody) {
             if (stream == s) {
                 return true;
             }
             if (gone || finished) {
-                s.reset(SpdyError.CANCEL);
+                s.reset(StreamError.CANCEL);
                 return false;
             }
             if (stream != null) {
@@ -445,7 +449,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             noMoreRequests = true;
             keepAlive = false;
             if (stream != null) {
-                stream.reset(SpdyError.CANCEL); // the app sees an aborted request
+                stream.reset(StreamError.CANCEL); // the app sees an aborted request
             }
             if (responseStarted || finished) {
                 abort(why);
@@ -468,7 +472,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         }
 
         /** The stream events of one attempt, re-dispatched from the tunnel's loop to ours. */
-        private final class Attempt implements SpdyStreamListener {
+        private final class Attempt implements StreamHandler {
             private final int attempt;
 
             Attempt(int attempt) {
@@ -476,16 +480,25 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             }
 
             @Override
-            public void onHeaders(SpdyStream s, SpdyHeaders headers, boolean endOfStream) {
+            public void onHead(TunnelStream s, ResponseHead head, boolean endOfStream) {
                 ctx.executor().execute(() -> {
                     if (attempt == attempts && adopt(s, true)) {
-                        headers(headers, endOfStream);
+                        head(head, endOfStream);
                     }
                 });
             }
 
             @Override
-            public void onData(SpdyStream s, ByteBuf data, boolean endOfStream) {
+            public void onTrailers(TunnelStream s, HttpHeaders trailers, boolean endOfStream) {
+                ctx.executor().execute(() -> {
+                    if (attempt == attempts && adopt(s, true)) {
+                        trailers(trailers, endOfStream);
+                    }
+                });
+            }
+
+            @Override
+            public void onData(TunnelStream s, ByteBuf data, boolean endOfStream) {
                 ctx.executor().execute(() -> {
                     if (attempt == attempts && adopt(s, true)) {
                         data(s, data, endOfStream);
@@ -498,7 +511,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             }
 
             @Override
-            public void onWritabilityChanged(SpdyStream s) {
+            public void onWritabilityChanged(TunnelStream s) {
                 ctx.executor().execute(() -> {
                     if (attempt == attempts && !requestDone && !finished && stream == s && s.isWritable()) {
                         readBodyOrWait();
@@ -507,7 +520,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             }
 
             @Override
-            public void onClosed(SpdyStream s, SpdyStreamException cause) {
+            public void onClosed(TunnelStream s, StreamClosedException cause) {
                 if (cause != null) {
                     ctx.executor().execute(() -> {
                         if (attempt == attempts && (stream == s || stream == null && !finished && !gone)) {
@@ -519,27 +532,37 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             }
         }
 
-        private void headers(SpdyHeaders headers, boolean fin) {
+        private void trailers(HttpHeaders headers, boolean fin) {
+            if (finished || gone) {
+                return;
+            }
+            if (!responseStarted) {
+                abort("origin sent trailers before its response head");
+                return;
+            }
+            try {
+                trailers = OriginResponses.trailers(headers);
+            } catch (IllegalArgumentException e) {
+                abort("origin sent invalid trailers: " + e.getMessage());
+                return;
+            }
+            if (fin) {
+                end();
+            }
+        }
+
+        private void head(ResponseHead head, boolean fin) {
             if (finished || gone) {
                 return;
             }
             if (responseStarted) {
-                try {
-                    trailers = OriginResponses.trailers(headers);
-                } catch (IllegalArgumentException e) {
-                    abort("origin sent invalid trailers: " + e.getMessage());
-                    return;
-                }
-                if (fin) {
-                    end();
-                }
-                return;
+                return; // a head arrives once per stream
             }
             HttpResponse r;
             try {
-                r = OriginResponses.head(headers);
+                r = OriginResponses.head(head);
             } catch (IllegalArgumentException e) {
-                stream.reset(SpdyError.PROTOCOL_ERROR);
+                stream.reset(StreamError.PROTOCOL_ERROR);
                 log.info("origin stream {} sent an invalid response: {}", stream.id(), e.getMessage());
                 fail(HttpResponseStatus.BAD_GATEWAY, "origin sent an invalid response: " + e.getMessage());
                 return;
@@ -578,7 +601,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             }
         }
 
-        private void data(SpdyStream s, ByteBuf data, boolean fin) {
+        private void data(TunnelStream s, ByteBuf data, boolean fin) {
             int n = data.readableBytes();
             if (finished || gone || responseBodyless) {
                 data.release();
@@ -622,7 +645,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             }
             finished = true;
             if (!requestDone && stream != null) {
-                stream.reset(SpdyError.CANCEL); // answered early: the rest of the body is not wanted
+                stream.reset(StreamError.CANCEL); // answered early: the rest of the body is not wanted
             }
             LastHttpContent last = trailers == null ? LastHttpContent.EMPTY_LAST_CONTENT
                     : new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, trailers);
@@ -660,7 +683,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             }
         }
 
-        private void streamFailed(SpdyStream s, SpdyStreamException cause) {
+        private void streamFailed(TunnelStream s, StreamClosedException cause) {
             if (finished || gone) {
                 return;
             }
@@ -687,7 +710,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         private void abort(String why) {
             log.info("stream {}: {}; aborting the client connection", stream == null ? 0 : stream.id(), why);
             if (stream != null) {
-                stream.reset(SpdyError.PROTOCOL_ERROR); // a no-op on a stream that already ended
+                stream.reset(StreamError.PROTOCOL_ERROR); // a no-op on a stream that already ended
             }
             finished = true;
             keepAlive = false;
@@ -701,7 +724,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         private void timedOut() {
             if (!responseStarted && !finished && !gone) {
                 if (stream != null) {
-                    stream.reset(SpdyError.CANCEL);
+                    stream.reset(StreamError.CANCEL);
                 }
                 fail(HttpResponseStatus.GATEWAY_TIMEOUT, "origin did not answer within "
                         + human(px.config().responseTimeout()));
@@ -717,7 +740,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             cancelTimeout();
             releaseEarly();
             if (stream != null) { // a no-op on a stream that already ended
-                stream.reset(SpdyError.CANCEL);
+                stream.reset(StreamError.CANCEL);
             }
             FullHttpResponse r = errorResponse(status, message, headRequest);
             if (!requestDone) {
@@ -742,7 +765,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             if (stream != null) { // a no-op on a stream that already ended
                 // The origin stops reading the file; also ends a stream whose response is done but
                 // whose request body will now never finish.
-                stream.reset(SpdyError.CANCEL);
+                stream.reset(StreamError.CANCEL);
             }
             finished = true;
             ended();

@@ -7,14 +7,13 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.codec.spdy.SpdyHeaders;
-import io.spdyproxy.spdy.http.SpdyHttpHeaders;
+import io.spdyproxy.tunnel.ResponseHead;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
 /**
- * Turns an origin's SPDY header blocks into what the proxy writes to a client, trusting nothing:
+ * Turns an origin's response heads and trailers into what the proxy writes to a client, trusting nothing:
  * the proxy owns the HTTP/1.1 framing towards clients, so a header that could change where one
  * response ends and the next begins (a second or malformed {@code Content-Length}, a
  * {@code Transfer-Encoding}, CR/LF/NUL anywhere) never reaches a client. A violation throws
@@ -36,11 +35,11 @@ final class OriginResponses {
      * and from a 304 the {@code Content-Type} (the original origin labels every reply text/html,
      * and a cache merging the 304 would relabel the file; the original proxy dropped it too).
      */
-    static HttpResponse head(SpdyHeaders h) {
-        HttpResponseStatus status = status(h.getAsString(SpdyHttpHeaders.STATUS));
+    static HttpResponse head(ResponseHead head) {
+        HttpResponseStatus status = status(head.status());
         HttpHeaders out = new DefaultHttpHeaders();
         String length = null;
-        for (Map.Entry<CharSequence, CharSequence> e : h) {
+        for (Map.Entry<String, String> e : head.headers()) {
             String name = e.getKey().toString();
             if (name.startsWith(":")) {
                 continue;
@@ -67,9 +66,9 @@ final class OriginResponses {
     }
 
     /** Trailers for the client: checked like headers; framing and routing fields are dropped. */
-    static HttpHeaders trailers(SpdyHeaders h) {
+    static HttpHeaders trailers(HttpHeaders h) {
         HttpHeaders out = new DefaultHttpHeaders();
-        for (Map.Entry<CharSequence, CharSequence> e : h) {
+        for (Map.Entry<String, String> e : h) {
             String name = e.getKey().toString();
             if (name.startsWith(":")) {
                 throw new IllegalArgumentException("pseudo-header " + name + " in trailers");

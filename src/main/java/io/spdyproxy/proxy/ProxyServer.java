@@ -12,9 +12,7 @@ import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.GlobalEventExecutor;
-import io.spdyproxy.spdy.SpdyRole;
-import io.spdyproxy.spdy.SpdySession;
-import io.spdyproxy.spdy.SpdySessionConfig;
+import io.spdyproxy.tunnel.TunnelSession;
 import io.spdyproxy.tls.TlsContexts;
 import io.spdyproxy.transport.Transport;
 import io.spdyproxy.tunnel.Tunnel;
@@ -84,10 +82,8 @@ public final class ProxyServer implements AutoCloseable {
 
     private void bind() throws InterruptedException {
         SslContext tunnelTls = TlsContexts.server(identity.certificate(), List.of());
-        SpdySessionConfig session = SpdySessionConfig.builder(SpdyRole.CLIENT)
-                .pingInterval(config.pingInterval()).build();
         TokenAuthenticator auth = new TokenAuthenticator(identity.tokenHashes(), config.authRequired());
-        tunnelListener = listen(config.tunnelPort(), new TunnelAcceptor(tunnelTls, session, auth,
+        tunnelListener = listen(config.tunnelPort(), new TunnelAcceptor(tunnelTls, config.pingInterval(), auth,
                 this::tunnelUp, tunnelLimits));
         if (config.httpPort() >= 0) {
             httpListener = listen(config.httpPort(), frontend(null, "http"));
@@ -204,7 +200,7 @@ public final class ProxyServer implements AutoCloseable {
         listeners.close().awaitUninterruptibly();
         List<CompletableFuture<Void>> closing = new ArrayList<>();
         for (Tunnel t : px.registry().all()) {
-            SpdySession s = t.session();
+            TunnelSession s = t.session();
             closing.add(s.shutdownGracefully(config.shutdownGrace()));
         }
         long deadline = System.nanoTime() + config.shutdownGrace().toNanos();

@@ -1,6 +1,6 @@
 package io.spdyproxy.proxy;
 
-import io.spdyproxy.spdy.SpdySession;
+import io.spdyproxy.tunnel.TunnelSession;
 import io.spdyproxy.tunnel.Tunnel;
 import java.util.ArrayList;
 import java.util.List;
@@ -50,7 +50,7 @@ final class TunnelRegistry {
     }
 
     /** The least-loaded usable tunnel of {@code name}, skipping {@code exclude}; null when none. */
-    Tunnel pick(String name, Set<SpdySession> exclude) {
+    Tunnel pick(String name, Set<TunnelSession> exclude) {
         List<Tunnel> list = byName.get(name);
         if (list == null) {
             return null;
@@ -58,7 +58,7 @@ final class TunnelRegistry {
         Tunnel best = null;
         int bestLoad = Integer.MAX_VALUE;
         for (Tunnel t : list) {
-            SpdySession s = t.session();
+            TunnelSession s = t.session();
             if (!s.isAcceptingStreams() || exclude.contains(s)) {
                 continue;
             }

@@ -1,14 +1,13 @@
 package io.spdyproxy.tunnel;
 
-import io.spdyproxy.spdy.SpdySession;
 import java.net.SocketAddress;
 
 /**
- * One established tunnel: a SPDY session over a connection an origin dialled.
+ * One established tunnel: a session over a connection an origin dialled.
  *
  * @param name the tunnel name the origin serves
- * @param session the SPDY session (client role at the proxy, server role at the origin)
+ * @param session the tunnel session (the proxy opens streams, the origin answers them)
  * @param legacy the peer is the original Go program (no protocol header in its handshake)
  * @param remote the peer's address
  */
-public record Tunnel(String name, SpdySession session, boolean legacy, SocketAddress remote) {}
+public record Tunnel(String name, TunnelSession session, boolean legacy, SocketAddress remote) {}

@@ -1,5 +1,7 @@
 package io.spdyproxy.example;
 
+import io.spdyproxy.tunnel.spdy.SpdyTunnelSession;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.netty.buffer.ByteBuf;
@@ -49,7 +51,7 @@ class ExampleHandlerTest {
         serverLoop = Transport.newGroup(1, "example-server");
         clientLoop = Transport.newGroup(1, "example-client");
         server = SpdyServer.start(new InetSocketAddress("127.0.0.1", 0), TlsContexts.server(TestCerts.LOCALHOST, ALPN),
-                SpdySessionConfig.builder(SpdyRole.SERVER).build(), new ExampleHandler(), serverLoop);
+                SpdySessionConfig.builder(SpdyRole.SERVER).build(), SpdyTunnelSession.listener(new ExampleHandler()), serverLoop);
         session = SpdyClient.connect(clientLoop, new InetSocketAddress("127.0.0.1", server.port()),
                 TlsContexts.client(TestCerts.LOCALHOST.certificate(), ALPN),
                 SpdySessionConfig.builder(SpdyRole.CLIENT).build(), SpdySessionListener.refusingStreams())

@@ -11,6 +11,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpVersion;
 import io.spdyproxy.example.ExampleHandler;
+import io.spdyproxy.tunnel.spdy.SpdyTunnelSession;
 import io.spdyproxy.spdy.SpdyRole;
 import io.spdyproxy.spdy.SpdySession;
 import io.spdyproxy.spdy.SpdySessionConfig;
@@ -82,7 +83,7 @@ class NpmSpdyInteropTest {
     void npmClientRunsTwoThousandRequestsWithCancelsOnOneSessionOfOurServer() throws Exception {
         try (SpdyServer server = SpdyServer.start(new InetSocketAddress("127.0.0.1", 0),
                 TlsContexts.server(TestCerts.LOCALHOST, List.of(ALPN)),
-                SpdySessionConfig.builder(SpdyRole.SERVER).build(), new ExampleHandler(), group);
+                SpdySessionConfig.builder(SpdyRole.SERVER).build(), SpdyTunnelSession.listener(new ExampleHandler()), group);
                 NodePeer client = NodePeer.start("npm-client.js", server.port(), REQUESTS,
                         5, 3, CONCURRENCY)) {
             Map<String, Object> r = client.nextJson(GUARD);

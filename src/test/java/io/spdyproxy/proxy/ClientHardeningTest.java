@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.spdyproxy.proxy.ProxyFeaturesTest.Raw;
 import io.spdyproxy.proxy.ProxyFeaturesTest.Reply;
-import io.spdyproxy.spdy.http.HttpExchange;
+import io.spdyproxy.tunnel.TunnelExchange;
 import io.spdyproxy.testing.LeakCheckExtension;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
@@ -220,13 +220,13 @@ class ClientHardeningTest {
     @Test
     void waitingOnASlowOriginIsNotTheClientsIdleTime() throws Exception {
         start(c -> c.withFrontend(Duration.ofMillis(200), Duration.ofMillis(200), false));
-        CompletableFuture<HttpExchange> held = new CompletableFuture<>();
+        CompletableFuture<TunnelExchange> held = new CompletableFuture<>();
         bed.origin("default", held::complete);
         try (Raw raw = new Raw(bed.port(), 0, Duration.ofSeconds(10))) {
             raw.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
-            HttpExchange ex = held.get(10, TimeUnit.SECONDS);
+            TunnelExchange ex = held.get(10, TimeUnit.SECONDS);
             // Several idle and head timeouts pass while the origin thinks; the client waits.
-            ex.stream().session().channel().eventLoop().schedule(() ->
+            ex.eventLoop().schedule(() ->
                     ex.respond(HttpResponseStatus.OK, "text/plain", "late"), 1, TimeUnit.SECONDS);
             assertThat(raw.readReply(false).text()).isEqualTo("late");
         }

@@ -8,7 +8,7 @@ import io.netty.handler.codec.spdy.DefaultSpdyHeaders;
 import io.netty.handler.codec.spdy.SpdyHeaders;
 import io.spdyproxy.proxy.ProxyFeaturesTest.Raw;
 import io.spdyproxy.proxy.ProxyFeaturesTest.Reply;
-import io.spdyproxy.spdy.http.HttpExchange;
+import io.spdyproxy.tunnel.TunnelExchange;
 import io.spdyproxy.testing.LeakCheckExtension;
 import java.io.IOException;
 import java.io.InputStream;
@@ -48,7 +48,7 @@ class OriginFramingTest {
     }
 
     /** An origin answering /lie with {@code reply} and everything else with a small honest 200. */
-    private void origin(Consumer<HttpExchange> reply) throws Exception {
+    private void origin(Consumer<TunnelExchange> reply) throws Exception {
         bed.origin("default", ex -> {
             if (ex.request().uri().startsWith("/lie")) {
                 reply.accept(ex);
@@ -68,8 +68,8 @@ class OriginFramingTest {
         return h;
     }
 
-    private static void send(HttpExchange ex, SpdyHeaders h, String body) {
-        ex.stream().sendHeaders(h, false);
+    private static void send(TunnelExchange ex, SpdyHeaders h, String body) {
+        io.spdyproxy.tunnel.spdy.SpdyTunnelSession.unwrap(ex.stream()).sendHeaders(h, false);
         ex.stream().sendData(Unpooled.copiedBuffer(body, ISO_8859_1), true);
     }
 
@@ -106,7 +106,7 @@ class OriginFramingTest {
 
     @Test
     void declaredBodyThatNeverComesGets502() throws Exception {
-        origin(ex -> ex.stream().sendHeaders(head("200 OK", "content-length", "10"), true));
+        origin(ex -> io.spdyproxy.tunnel.spdy.SpdyTunnelSession.unwrap(ex.stream()).sendHeaders(head("200 OK", "content-length", "10"), true));
         assertThat(get("/lie").status()).isEqualTo(502);
     }
 
@@ -175,11 +175,11 @@ class OriginFramingTest {
     @Test
     void invalidTrailersAbortTheConnection() throws Exception {
         origin(ex -> {
-            ex.stream().sendHeaders(head("200 OK"), false);
+            io.spdyproxy.tunnel.spdy.SpdyTunnelSession.unwrap(ex.stream()).sendHeaders(head("200 OK"), false);
             ex.stream().sendData(Unpooled.copiedBuffer("part", ISO_8859_1), false);
             SpdyHeaders t = new DefaultSpdyHeaders(false);
             t.set("x-trailer", "a\r\n\r\n" + FORGED);
-            ex.stream().sendHeaders(t, true);
+            io.spdyproxy.tunnel.spdy.SpdyTunnelSession.unwrap(ex.stream()).sendHeaders(t, true);
         });
         try (Raw raw = new Raw(bed.port())) {
             raw.send("GET /lie HTTP/1.1\r\nHost: a\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\n\r\n");

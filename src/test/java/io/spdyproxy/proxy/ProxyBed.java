@@ -3,7 +3,7 @@ package io.spdyproxy.proxy;
 import io.netty.channel.EventLoopGroup;
 import io.spdyproxy.origin.OriginClient;
 import io.spdyproxy.origin.OriginConfig;
-import io.spdyproxy.spdy.http.HttpRequestHandler;
+import io.spdyproxy.tunnel.RequestHandler;
 import io.spdyproxy.tls.TlsContexts;
 import io.spdyproxy.transport.Transport;
 import java.nio.file.Path;
@@ -38,7 +38,7 @@ final class ProxyBed implements AutoCloseable {
     }
 
     /** An origin serving {@code handler} as tunnel {@code name}; returns once its tunnel is up. */
-    OriginClient origin(String name, HttpRequestHandler handler) throws Exception {
+    OriginClient origin(String name, RequestHandler handler) throws Exception {
         OriginConfig c = OriginConfig.of("127.0.0.1", proxy.tunnelPort()).withCredentials(name, TOKEN)
                 .withBackoff(Duration.ofMillis(50), Duration.ofSeconds(1));
         OriginClient o = new OriginClient(c, TlsContexts.clientPinned(proxy.identity().fingerprint()), handler,

@@ -24,13 +24,13 @@ import io.spdyproxy.origin.files.FileServerConfig;
 import io.spdyproxy.origin.files.StaticFileHandler;
 import io.spdyproxy.spdy.SpdyError;
 import io.spdyproxy.spdy.SpdyRole;
-import io.spdyproxy.spdy.SpdySession;
+import io.spdyproxy.tunnel.TunnelSession;
 import io.spdyproxy.spdy.SpdySessionConfig;
 import io.spdyproxy.spdy.SpdySessionListener;
 import io.spdyproxy.spdy.SpdyStreamException;
-import io.spdyproxy.spdy.http.BodyListener;
-import io.spdyproxy.spdy.http.HttpExchange;
-import io.spdyproxy.spdy.http.HttpRequestHandler;
+import io.spdyproxy.tunnel.BodyListener;
+import io.spdyproxy.tunnel.TunnelExchange;
+import io.spdyproxy.tunnel.RequestHandler;
 import io.spdyproxy.testing.ChecksumHandler;
 import io.spdyproxy.tls.TlsContexts;
 import io.spdyproxy.transport.Transport;
@@ -527,7 +527,7 @@ class ProxyFeaturesTest {
     @Test
     void pipelinedRequestsAreAnsweredInOrder() throws Exception {
         ProxyServer p = startProxy(config(Map.of("default", TOKEN)));
-        CompletableFuture<HttpExchange> first = new CompletableFuture<>();
+        CompletableFuture<TunnelExchange> first = new CompletableFuture<>();
         // /slow is answered only once the later requests could overtake it.
         startOrigin(p, "default", TOKEN, holdingOrEchoing("/slow", first));
         awaitTunnels(p, 1);
@@ -556,7 +556,7 @@ class ProxyFeaturesTest {
     @Test
     void pipelinedExpectContinueWaitsForItsTurnAndManyPipelinedRequestsAreAllAnswered() throws Exception {
         ProxyServer p = startProxy(config(Map.of("default", TOKEN)));
-        CompletableFuture<HttpExchange> held = new CompletableFuture<>();
+        CompletableFuture<TunnelExchange> held = new CompletableFuture<>();
         byte[] big = letters(300_000, 9);
         startOrigin(p, "default", TOKEN, holdingOrEchoing("/big", held));
         awaitTunnels(p, 1);
@@ -564,7 +564,7 @@ class ProxyFeaturesTest {
         try (Raw raw = new Raw(p.httpPort())) {
             raw.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n"
                     + "POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
-            HttpExchange first = held.get(20, TimeUnit.SECONDS);
+            TunnelExchange first = held.get(20, TimeUnit.SECONDS);
             first.respond(HttpResponseStatus.OK, "application/octet-stream", new String(big, ISO_8859_1));
             Reply whole = raw.readReply(false);
             assertThat(whole.body()).isEqualTo(big);
@@ -627,7 +627,7 @@ class ProxyFeaturesTest {
         AtomicInteger refused = new AtomicInteger();
         OriginClient a = startOrigin(p, "default", TOKEN, ex -> {
             refused.incrementAndGet();
-            ex.reset(SpdyError.REFUSED_STREAM);
+            ex.reset(io.spdyproxy.tunnel.StreamError.REFUSED);
         });
         awaitTunnels(p, 1);
         await(() -> a.connectedTunnels() == 1, Duration.ofSeconds(5), () -> "A not up");
@@ -662,11 +662,11 @@ class ProxyFeaturesTest {
         // A carries 1 stream, B 2: the least-loaded pick prefers A.
         assertThat(get(p.httpPort(), "/who").body()).isEqualTo("A");
 
-        SpdySession sessionA = originA.sessions().get(0);
+        TunnelSession sessionA = originA.sessions().get(0);
         sessionA.shutdownGracefully(Duration.ofSeconds(30));
         // The GOAWAY is sent by a task on A's loop: once A drains it refuses new streams (before,
         // a request could reach A first and be served by it, a race in this test, not a bug).
-        await(() -> sessionA.state() == SpdySession.State.DRAINING, Duration.ofSeconds(5),
+        await(() -> sessionA.state() == TunnelSession.State.DRAINING, Duration.ofSeconds(5),
                 () -> "A did not start draining: " + sessionA.state());
         // At once, racing the GOAWAY on its way to P: refused streams are retried on B.
         List<CompletableFuture<java.net.http.HttpResponse<String>>> racing = new ArrayList<>();
@@ -679,7 +679,7 @@ class ProxyFeaturesTest {
             assertThat(r.body()).isEqualTo("B");
         }
         // Once P saw the GOAWAY, A is still registered (its stream is in flight) but skipped.
-        await(() -> p.tunnels().stream().anyMatch(t -> t.session().state() == SpdySession.State.DRAINING),
+        await(() -> p.tunnels().stream().anyMatch(t -> t.session().state() == TunnelSession.State.DRAINING),
                 Duration.ofSeconds(10), () -> "no draining tunnel at P: " + p.tunnels());
         assertThat(p.tunnels()).hasSize(2);
         for (int i = 0; i < 10; i++) {
@@ -700,7 +700,7 @@ class ProxyFeaturesTest {
             assertThat(f.get(20, TimeUnit.SECONDS).body()).isEqualTo("B-held");
         }
         sessionA.closeFuture().get(10, TimeUnit.SECONDS);
-        await(() -> p.tunnels().stream().noneMatch(t -> t.session().state() != SpdySession.State.ACTIVE),
+        await(() -> p.tunnels().stream().noneMatch(t -> t.session().state() != TunnelSession.State.ACTIVE),
                 Duration.ofSeconds(10), () -> "P still lists the drained tunnel: " + p.tunnels());
     }
 
@@ -769,7 +769,7 @@ class ProxyFeaturesTest {
             origin.stalled.get(10, TimeUnit.SECONDS);
 
             CompletableFuture<Void> shutdown = CompletableFuture.runAsync(p::shutdownGracefully, background);
-            await(() -> p.tunnels().stream().anyMatch(t -> t.session().state() != SpdySession.State.ACTIVE),
+            await(() -> p.tunnels().stream().anyMatch(t -> t.session().state() != TunnelSession.State.ACTIVE),
                     Duration.ofSeconds(5), () -> "P did not start draining");
             origin.finish.complete(null);
             long sent = origin.finalSent.get(5, TimeUnit.SECONDS);
@@ -812,7 +812,7 @@ class ProxyFeaturesTest {
             long t0 = System.nanoTime();
             CompletableFuture<Void> stopping = CompletableFuture.runAsync(
                     () -> origin.shutdownGracefully(Duration.ofSeconds(5)), background);
-            await(() -> !p.tunnels().isEmpty() && p.tunnels().get(0).session().state() == SpdySession.State.DRAINING,
+            await(() -> !p.tunnels().isEmpty() && p.tunnels().get(0).session().state() == TunnelSession.State.DRAINING,
                     Duration.ofSeconds(5), () -> "P did not see the origin's GOAWAY: " + p.tunnels());
             var meanwhile = get(p.httpPort(), "/new");
             assertThat(meanwhile.statusCode()).as("a draining tunnel takes no new request").isEqualTo(503);
@@ -848,7 +848,7 @@ class ProxyFeaturesTest {
         return closeLater(ProxyServer.start(config));
     }
 
-    private OriginClient startOrigin(ProxyServer p, String name, String token, HttpRequestHandler handler) {
+    private OriginClient startOrigin(ProxyServer p, String name, String token, RequestHandler handler) {
         OriginConfig c = OriginConfig.of("127.0.0.1", p.tunnelPort()).withCredentials(name, token)
                 .withBackoff(Duration.ofMillis(50), Duration.ofSeconds(1));
         return closeLater(new OriginClient(c, TlsContexts.clientPinned(p.identity().fingerprint()), handler,
@@ -861,11 +861,11 @@ class ProxyFeaturesTest {
     }
 
     /** A session on an embedded channel, for registry entries in unit tests. */
-    private SpdySession embeddedSession() {
+    private TunnelSession embeddedSession() {
         EmbeddedChannel ch = new EmbeddedChannel();
         embedded.add(ch);
-        return SpdySession.install(ch, SpdySessionConfig.builder(SpdyRole.CLIENT).build(),
-                SpdySessionListener.refusingStreams());
+        return io.spdyproxy.tunnel.spdy.SpdyTunnelSession.install(ch,
+                SpdySessionConfig.builder(SpdyRole.CLIENT).build(), null, false);
     }
 
     private static List<String> tunnelNames(ProxyServer p) {
@@ -928,7 +928,7 @@ class ProxyFeaturesTest {
      * An origin that hands the request for {@code heldPath} to {@code held} unanswered, answers a
      * request with a body "posted BODY" once it has all of it, and any other with its path.
      */
-    private static HttpRequestHandler holdingOrEchoing(String heldPath, CompletableFuture<HttpExchange> held) {
+    private static RequestHandler holdingOrEchoing(String heldPath, CompletableFuture<TunnelExchange> held) {
         return ex -> {
             if (ex.request().uri().equals(heldPath)) {
                 held.complete(ex);
@@ -1212,14 +1212,14 @@ class ProxyFeaturesTest {
 
     // ---- origin handlers ---------------------------------------------------------------------
 
-    private static HttpRequestHandler named(String who) {
+    private static RequestHandler named(String who) {
         return ex -> ex.respond(HttpResponseStatus.OK, "text/plain; charset=utf-8", who);
     }
 
-    private static HttpRequestHandler routes(Map<String, HttpRequestHandler> byPrefix, HttpRequestHandler fallback) {
-        Map<String, HttpRequestHandler> copy = new LinkedHashMap<>(byPrefix);
+    private static RequestHandler routes(Map<String, RequestHandler> byPrefix, RequestHandler fallback) {
+        Map<String, RequestHandler> copy = new LinkedHashMap<>(byPrefix);
         return ex -> {
-            for (Map.Entry<String, HttpRequestHandler> e : copy.entrySet()) {
+            for (Map.Entry<String, RequestHandler> e : copy.entrySet()) {
                 if (ex.request().uri().startsWith(e.getKey())) {
                     e.getValue().onRequest(ex);
                     return;
@@ -1230,11 +1230,11 @@ class ProxyFeaturesTest {
     }
 
     /** Records each request's headers and answers them as {@code name: value} lines. */
-    static final class EchoHeaders implements HttpRequestHandler {
+    static final class EchoHeaders implements RequestHandler {
         final BlockingQueue<HttpHeaders> seen = new LinkedBlockingQueue<>();
 
         @Override
-        public void onRequest(HttpExchange ex) {
+        public void onRequest(TunnelExchange ex) {
             HttpHeaders copy = new DefaultHttpHeaders().add(ex.request().headers());
             seen.add(copy);
             StringBuilder b = new StringBuilder();
@@ -1247,9 +1247,9 @@ class ProxyFeaturesTest {
 
 
     /** Answers {@code who}, except {@code /hold...} requests, which wait for {@link #releaseAll}. */
-    static final class HoldHandler implements HttpRequestHandler {
+    static final class HoldHandler implements RequestHandler {
         final String who;
-        final Queue<HttpExchange> held = new ConcurrentLinkedQueue<>();
+        final Queue<TunnelExchange> held = new ConcurrentLinkedQueue<>();
         final AtomicInteger served = new AtomicInteger();
 
         HoldHandler(String who) {
@@ -1257,7 +1257,7 @@ class ProxyFeaturesTest {
         }
 
         @Override
-        public void onRequest(HttpExchange ex) {
+        public void onRequest(TunnelExchange ex) {
             if (ex.request().uri().startsWith("/hold")) {
                 held.add(ex);
                 return;
@@ -1267,7 +1267,7 @@ class ProxyFeaturesTest {
         }
 
         void releaseAll() {
-            HttpExchange ex;
+            TunnelExchange ex;
             while ((ex = held.poll()) != null) {
                 ex.respond(HttpResponseStatus.OK, "text/plain", who + "-held");
             }
@@ -1278,13 +1278,13 @@ class ProxyFeaturesTest {
      * Sends {@code body} (Content-Length) one chunk per {@code delayMs}, scheduled on the session's
      * loop; after {@code before} chunks it waits for {@link #resume}.
      */
-    static final class PacedHandler implements HttpRequestHandler {
+    static final class PacedHandler implements RequestHandler {
         final byte[] body;
         final int chunk;
         final int before;
         final long delayMs;
         final CompletableFuture<Void> resume = new CompletableFuture<>();
-        final CompletableFuture<SpdyStreamException> closed = new CompletableFuture<>();
+        final CompletableFuture<io.spdyproxy.tunnel.StreamClosedException> closed = new CompletableFuture<>();
 
         PacedHandler(byte[] body, int chunk, int before, long delayMs) {
             this.body = body;
@@ -1294,13 +1294,13 @@ class ProxyFeaturesTest {
         }
 
         @Override
-        public void onRequest(HttpExchange ex) {
+        public void onRequest(TunnelExchange ex) {
             HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
             head.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/octet-stream");
             head.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
             ex.respond(head, false);
             ex.onClose(closed::complete);
-            EventLoop loop = ex.stream().session().channel().eventLoop();
+            EventLoop loop = ex.eventLoop();
             int[] sent = {0};
             boolean[] waited = {false};
             Runnable[] step = new Runnable[1];
@@ -1336,7 +1336,7 @@ class ProxyFeaturesTest {
      * window) at the next moment the window has been 0 for 100 ms, and completes
      * {@link #finalSent} with the body's length.
      */
-    static final class WindowFillingHandler implements HttpRequestHandler {
+    static final class WindowFillingHandler implements RequestHandler {
         private static final java.lang.reflect.Field SEND_WINDOW;
 
         static {
@@ -1352,7 +1352,7 @@ class ProxyFeaturesTest {
         final CompletableFuture<Long> stalled = new CompletableFuture<>();
         final CompletableFuture<Void> finish = new CompletableFuture<>();
         final CompletableFuture<Long> finalSent = new CompletableFuture<>();
-        final CompletableFuture<SpdyStreamException> closed = new CompletableFuture<>();
+        final CompletableFuture<io.spdyproxy.tunnel.StreamClosedException> closed = new CompletableFuture<>();
 
         WindowFillingHandler(byte[] body) {
             this.body = body;
@@ -1367,12 +1367,12 @@ class ProxyFeaturesTest {
         }
 
         @Override
-        public void onRequest(HttpExchange ex) {
+        public void onRequest(TunnelExchange ex) {
             HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
             head.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/octet-stream");
             ex.respond(head, false);
             ex.onClose(closed::complete);
-            EventLoop loop = ex.stream().session().channel().eventLoop();
+            EventLoop loop = ex.eventLoop();
             long[] sent = {0};
             long[] zeroSince = {-1};
             Runnable[] tick = new Runnable[1];
@@ -1380,7 +1380,7 @@ class ProxyFeaturesTest {
                 if (closed.isDone()) {
                     return;
                 }
-                io.spdyproxy.spdy.SpdyStream s = ex.stream();
+                io.spdyproxy.spdy.SpdyStream s = io.spdyproxy.tunnel.spdy.SpdyTunnelSession.unwrap(ex.stream());
                 int window = window(s);
                 while (window > 0 && s.queuedBytes() == 0 && sent[0] < body.length) {
                     int at = (int) sent[0];

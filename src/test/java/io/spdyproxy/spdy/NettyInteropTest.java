@@ -42,8 +42,9 @@ import io.netty.handler.codec.spdy.SpdySessionHandler;
 import io.netty.handler.codec.spdy.SpdySettingsFrame;
 import io.netty.handler.codec.spdy.SpdyVersion;
 import io.spdyproxy.example.ExampleHandler;
-import io.spdyproxy.spdy.http.HttpExchange;
-import io.spdyproxy.spdy.http.HttpRequestHandler;
+import io.spdyproxy.tunnel.TunnelExchange;
+import io.spdyproxy.tunnel.RequestHandler;
+import io.spdyproxy.tunnel.spdy.SpdyTunnelSession;
 import io.spdyproxy.spdy.http.SpdyClient;
 import io.spdyproxy.spdy.http.SpdyServer;
 import io.spdyproxy.transport.Transport;
@@ -178,11 +179,11 @@ class NettyInteropTest {
     // (1) Our SpdyServer, a Netty SPDY client
 
     /** What our server serves to the Netty client: the example service plus a few probes. */
-    static final class InteropHandler implements HttpRequestHandler {
+    static final class InteropHandler implements RequestHandler {
         private final ExampleHandler example = new ExampleHandler();
 
         @Override
-        public void onRequest(HttpExchange ex) {
+        public void onRequest(TunnelExchange ex) {
             QueryStringDecoder uri = new QueryStringDecoder(ex.request().uri());
             switch (uri.path()) {
                 case "/pattern" -> streamPattern(ex, Long.parseLong(uri.parameters().get("n").get(0)));
@@ -193,7 +194,7 @@ class NettyInteropTest {
         }
 
         /** Answers with what arrived: method, Host and the values of x-multi, one per line. */
-        private static void inspect(HttpExchange ex) {
+        private static void inspect(TunnelExchange ex) {
             HttpHeaders h = ex.request().headers();
             String body = ex.request().method() + "\n" + h.get(HttpHeaderNames.HOST) + "\n"
                     + String.join("|", h.getAll("x-multi")) + "\n"
@@ -208,7 +209,7 @@ class NettyInteropTest {
             ex.write(content, true);
         }
 
-        private static void trailers(HttpExchange ex) {
+        private static void trailers(TunnelExchange ex) {
             HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
             head.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain");
             ex.respond(head, false);
@@ -219,7 +220,7 @@ class NettyInteropTest {
         }
 
         /** Streams {@code total} pattern bytes, paced by the stream's window. */
-        private static void streamPattern(HttpExchange ex, long total) {
+        private static void streamPattern(TunnelExchange ex, long total) {
             HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
             head.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/octet-stream");
             head.headers().set(HttpHeaderNames.CONTENT_LENGTH, total);
@@ -228,7 +229,7 @@ class NettyInteropTest {
             Runnable produce = () -> {
                 while (offset[0] < total && ex.isWritable() && !ex.stream().isClosed()) {
                     int n = (int) Math.min(16 * 1024, total - offset[0]);
-                    ByteBuf chunk = ex.stream().session().channel().alloc().buffer(n);
+                    ByteBuf chunk = ex.stream().session().alloc().buffer(n);
                     for (int i = 0; i < n; i++) {
                         chunk.writeByte(patternByte(offset[0] + i));
                     }
@@ -310,7 +311,7 @@ class NettyInteropTest {
 
     private int startOurServer(SpdySessionConfig config) throws InterruptedException {
         SpdyServer server = SpdyServer.start(new InetSocketAddress("127.0.0.1", 0), null,
-                config, new InteropHandler(), group);
+                config, SpdyTunnelSession.listener(new InteropHandler()), group);
         servers.add(server);
         return server.port();
     }

@@ -2,9 +2,9 @@ package io.spdyproxy.testing;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.spdyproxy.spdy.http.BodyListener;
-import io.spdyproxy.spdy.http.HttpExchange;
-import io.spdyproxy.spdy.http.HttpRequestHandler;
+import io.spdyproxy.tunnel.BodyListener;
+import io.spdyproxy.tunnel.TunnelExchange;
+import io.spdyproxy.tunnel.RequestHandler;
 import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.zip.CRC32C;
@@ -13,11 +13,11 @@ import java.util.zip.CRC32C;
  * An origin handler that answers {@code bytes=N crc32c=HEX} ({@link #summary}) for the request
  * body it received, consuming each chunk as it arrives (the body is never held whole).
  */
-public final class ChecksumHandler implements HttpRequestHandler {
+public final class ChecksumHandler implements RequestHandler {
     public final AtomicInteger requests = new AtomicInteger();
 
     @Override
-    public void onRequest(HttpExchange ex) {
+    public void onRequest(TunnelExchange ex) {
         requests.incrementAndGet();
         CRC32C crc = new CRC32C();
         long[] count = new long[1];
@@ -50,7 +50,7 @@ public final class ChecksumHandler implements HttpRequestHandler {
         return "bytes=" + bytes + " crc32c=" + Long.toHexString(crc);
     }
 
-    private static void answer(HttpExchange ex, long n, long crc) {
+    private static void answer(TunnelExchange ex, long n, long crc) {
         ex.respond(HttpResponseStatus.OK, "text/plain; charset=utf-8", summary(n, crc));
     }
 }

@@ -2,8 +2,8 @@ package io.spdyproxy.origin.files;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
-import io.spdyproxy.spdy.SpdyError;
-import io.spdyproxy.spdy.http.HttpExchange;
+import io.spdyproxy.tunnel.StreamError;
+import io.spdyproxy.tunnel.TunnelExchange;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.util.ArrayDeque;
@@ -33,7 +33,7 @@ final class FileBodyProducer {
     /** {@code length} bytes of the file from {@code position}. */
     record Region(long position, long length) implements Part {}
 
-    private final HttpExchange exchange;
+    private final TunnelExchange exchange;
     private final FileChannel file; // null when every part is in memory
     private final ArrayDeque<Part> parts;
     private final Executor executor;
@@ -44,14 +44,14 @@ final class FileBodyProducer {
     private boolean finished;
     private long regionOffset;
 
-    FileBodyProducer(HttpExchange exchange, FileChannel file, List<Part> parts, Executor executor,
+    FileBodyProducer(TunnelExchange exchange, FileChannel file, List<Part> parts, Executor executor,
             int chunkSize) {
         this.exchange = exchange;
         this.file = file;
         this.parts = new ArrayDeque<>(parts);
         this.executor = executor;
         this.chunkSize = chunkSize;
-        this.alloc = exchange.stream().session().channel().alloc();
+        this.alloc = exchange.stream().session().alloc();
     }
 
     /** Starts producing; called on the I/O executor, so the first chunks go out without a hop. */
@@ -80,7 +80,7 @@ final class FileBodyProducer {
                     produce();
                 } catch (IOException | RuntimeException e) {
                     log.warn("reading file for stream {} failed: {}", exchange.stream().id(), e.toString());
-                    exchange.reset(SpdyError.INTERNAL_ERROR); // never a silently short body
+                    exchange.reset(StreamError.INTERNAL_ERROR); // never a silently short body
                     finish();
                 }
             }

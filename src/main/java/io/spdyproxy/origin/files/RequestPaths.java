@@ -1,6 +1,6 @@
 package io.spdyproxy.origin.files;
 
-import io.spdyproxy.spdy.http.RequestTargets;
+import io.spdyproxy.http.RequestTargets;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;

@@ -12,9 +12,9 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.concurrent.DefaultThreadFactory;
-import io.spdyproxy.spdy.http.BodyListener;
-import io.spdyproxy.spdy.http.HttpExchange;
-import io.spdyproxy.spdy.http.HttpRequestHandler;
+import io.spdyproxy.tunnel.BodyListener;
+import io.spdyproxy.tunnel.TunnelExchange;
+import io.spdyproxy.tunnel.RequestHandler;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -43,7 +43,7 @@ import org.slf4j.LoggerFactory;
  * <p>Threading: {@link #onRequest} runs on a session's event loop and registers body listeners
  * there; every file system call runs on this handler's I/O executor.
  */
-public final class StaticFileHandler implements HttpRequestHandler, AutoCloseable {
+public final class StaticFileHandler implements RequestHandler, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(StaticFileHandler.class);
     private static final String TEXT = "text/plain; charset=utf-8";
     private static volatile CachedDate cachedDate = new CachedDate(-1, "");
@@ -72,7 +72,7 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
     }
 
     @Override
-    public void onRequest(HttpExchange ex) {
+    public void onRequest(TunnelExchange ex) {
         HttpMethod method = ex.request().method();
         if (method.equals(HttpMethod.GET) || method.equals(HttpMethod.HEAD)) {
             boolean headOnly = method.equals(HttpMethod.HEAD);
@@ -106,7 +106,7 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
     }
 
     /** Answers from the cache, on the event loop, when it holds a valid copy of the file. */
-    private boolean serveCached(HttpExchange ex, boolean headOnly) {
+    private boolean serveCached(TunnelExchange ex, boolean headOnly) {
         if (cache == null) {
             return false;
         }
@@ -134,7 +134,7 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
         return "/" + String.join("/", d.segments()) + (d.directoryForm() && !d.segments().isEmpty() ? "/" : "");
     }
 
-    private void serve(HttpExchange ex, boolean headOnly) {
+    private void serve(TunnelExchange ex, boolean headOnly) {
         // Taken before the file is looked at: an upload finishing meanwhile keeps what this
         // request reads out of the cache.
         long generation = cache == null ? 0 : cache.generation();
@@ -189,7 +189,7 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
      * Serves a regular file found on disk (on the I/O executor). A small one is read whole and,
      * when {@code cacheKey} is given, kept in the cache for the next requests.
      */
-    private void serveFile(HttpExchange ex, String cacheKey, long generation, Path file, BasicFileAttributes attrs,
+    private void serveFile(TunnelExchange ex, String cacheKey, long generation, Path file, BasicFileAttributes attrs,
             boolean headOnly) throws IOException {
         long size = attrs.size();
         long modified = attrs.lastModifiedTime().toMillis();
@@ -240,7 +240,7 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
      * Answers for one regular file: from {@code content} when given (its whole bytes, a reference
      * this method releases), else read from {@code file} as the stream can take it.
      */
-    private void serveFile(HttpExchange ex, Path file, long size, Preconditions.Validators v, ByteBuf content,
+    private void serveFile(TunnelExchange ex, Path file, long size, Preconditions.Validators v, ByteBuf content,
             boolean headOnly) throws IOException {
         try {
             serveFile0(ex, file, size, v, content, headOnly);
@@ -251,7 +251,7 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
         }
     }
 
-    private void serveFile0(HttpExchange ex, Path file, long size, Preconditions.Validators v, ByteBuf content,
+    private void serveFile0(TunnelExchange ex, Path file, long size, Preconditions.Validators v, ByteBuf content,
             boolean headOnly) throws IOException {
         HttpHeaders req = ex.request().headers();
         switch (Preconditions.evaluate(req, v, true)) {
@@ -341,7 +341,7 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
         }
         if (parts.size() == 1 && parts.get(0) instanceof FileBodyProducer.Region one && one.length() <= config.chunkSize()) {
             // Small file: read it here and send head and body together, no producer round trip.
-            ByteBuf body = ex.stream().session().channel().alloc().directBuffer((int) one.length());
+            ByteBuf body = ex.stream().session().alloc().directBuffer((int) one.length());
             try (ch) {
                 while (body.isWritable()) {
                     if (body.writeBytes(ch, one.position() + body.readableBytes(), body.writableBytes()) < 0) {
@@ -366,7 +366,7 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
                 : new FileBodyProducer.Region(position, length);
     }
 
-    private void list(HttpExchange ex, String requestPath, Path dir, boolean headOnly) throws IOException {
+    private void list(TunnelExchange ex, String requestPath, Path dir, boolean headOnly) throws IOException {
         List<DirectoryListing.Entry> entries = DirectoryListing.read(dir, config.showHidden());
         String accept = ex.request().headers().get(HttpHeaderNames.ACCEPT, "");
         boolean json = accept.contains("application/json");
@@ -386,7 +386,7 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
         }
     }
 
-    private void redirectToSlash(HttpExchange ex) {
+    private void redirectToSlash(TunnelExchange ex) {
         String uri = ex.request().uri();
         int q = uri.indexOf('?');
         String location = q < 0 ? uri + "/" : uri.substring(0, q) + "/" + uri.substring(q);
@@ -395,7 +395,7 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
         sendText(ex, r, "moved to " + location + "\n");
     }
 
-    private void startUpload(HttpExchange ex) {
+    private void startUpload(TunnelExchange ex) {
         Path target;
         boolean existed;
         String key;
@@ -489,11 +489,11 @@ public final class StaticFileHandler implements HttpRequestHandler, AutoCloseabl
 
     private record CachedDate(long second, String value) {}
 
-    private static void error(HttpExchange ex, HttpResponseStatus status, String message) {
+    private static void error(TunnelExchange ex, HttpResponseStatus status, String message) {
         sendText(ex, response(status), message + "\n");
     }
 
-    private static void sendText(HttpExchange ex, HttpResponse r, String body) {
+    private static void sendText(TunnelExchange ex, HttpResponse r, String body) {
         ByteBuf content = Unpooled.copiedBuffer(body, StandardCharsets.UTF_8);
         r.headers().set(HttpHeaderNames.CONTENT_TYPE, TEXT);
         r.headers().set(HttpHeaderNames.CONTENT_LENGTH, content.readableBytes());

@@ -2,9 +2,9 @@ package io.spdyproxy.origin.files;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.spdyproxy.spdy.SpdyError;
-import io.spdyproxy.spdy.http.BodyListener;
-import io.spdyproxy.spdy.http.HttpExchange;
+import io.spdyproxy.tunnel.StreamError;
+import io.spdyproxy.tunnel.BodyListener;
+import io.spdyproxy.tunnel.TunnelExchange;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileAlreadyExistsException;
@@ -38,7 +38,7 @@ final class UploadWriter implements BodyListener {
     private static final Logger log = LoggerFactory.getLogger(UploadWriter.class);
     private static final Set<PosixFilePermission> NEW_FILE_MODE = PosixFilePermissions.fromString("rw-r--r--");
 
-    private final HttpExchange exchange;
+    private final TunnelExchange exchange;
     private final Path target;
     private final boolean existed;
     private final Executor executor;
@@ -48,7 +48,7 @@ final class UploadWriter implements BodyListener {
     private CompletableFuture<Void> tail;
     private volatile boolean failed;
 
-    UploadWriter(HttpExchange exchange, Path target, boolean existed, Executor executor, Runnable stored) {
+    UploadWriter(TunnelExchange exchange, Path target, boolean existed, Executor executor, Runnable stored) {
         this.exchange = exchange;
         this.target = target;
         this.existed = existed;
@@ -175,7 +175,7 @@ final class UploadWriter implements BodyListener {
         // Answer at once, then stop the rest of the body: RST after the reply (SPDY/3 2.4.2).
         exchange.respond(HttpResponseStatus.INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8",
                 "upload failed\n");
-        exchange.reset(SpdyError.CANCEL);
+        exchange.reset(StreamError.CANCEL);
     }
 
     private void discard() {

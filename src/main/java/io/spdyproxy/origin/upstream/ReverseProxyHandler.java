@@ -1,8 +1,8 @@
 package io.spdyproxy.origin.upstream;
 
 import io.netty.channel.EventLoop;
-import io.spdyproxy.spdy.http.HttpExchange;
-import io.spdyproxy.spdy.http.HttpRequestHandler;
+import io.spdyproxy.tunnel.TunnelExchange;
+import io.spdyproxy.tunnel.RequestHandler;
 
 /**
  * Exposes a local web app (like {@code ngrok http 8080}): every SPDY stream becomes one request
@@ -11,7 +11,7 @@ import io.spdyproxy.spdy.http.HttpRequestHandler;
  *
  * <p>Threading: each exchange runs entirely on its SPDY session's event loop.
  */
-public final class ReverseProxyHandler implements HttpRequestHandler, AutoCloseable {
+public final class ReverseProxyHandler implements RequestHandler, AutoCloseable {
     private final UpstreamConfig config;
     private final UpstreamPool pool;
 
@@ -21,8 +21,8 @@ public final class ReverseProxyHandler implements HttpRequestHandler, AutoClosea
     }
 
     @Override
-    public void onRequest(HttpExchange exchange) {
-        EventLoop loop = exchange.stream().session().channel().eventLoop();
+    public void onRequest(TunnelExchange exchange) {
+        EventLoop loop = exchange.stream().session().eventLoop();
         new UpstreamExchange(exchange, config, pool, loop).start();
     }
 

@@ -18,9 +18,9 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
-import io.spdyproxy.spdy.SpdyError;
-import io.spdyproxy.spdy.http.BodyListener;
-import io.spdyproxy.spdy.http.HttpExchange;
+import io.spdyproxy.tunnel.StreamError;
+import io.spdyproxy.tunnel.BodyListener;
+import io.spdyproxy.tunnel.TunnelExchange;
 import java.util.ArrayDeque;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -46,7 +46,7 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
         DONE
     }
 
-    private final HttpExchange ex;
+    private final TunnelExchange ex;
     private final UpstreamConfig config;
     private final UpstreamPool pool;
     private final EventLoop loop;
@@ -59,7 +59,7 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
     private boolean keepAlive = true;
     private ScheduledFuture<?> responseTimer;
 
-    UpstreamExchange(HttpExchange ex, UpstreamConfig config, UpstreamPool pool, EventLoop loop) {
+    UpstreamExchange(TunnelExchange ex, UpstreamConfig config, UpstreamPool pool, EventLoop loop) {
         this.ex = ex;
         this.config = config;
         this.pool = pool;
@@ -282,7 +282,7 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
         if (responseStarted()) {
             // Mid-response: reset, so the client never takes a truncated body for a whole one.
             state = State.DONE;
-            ex.reset(SpdyError.INTERNAL_ERROR);
+            ex.reset(StreamError.INTERNAL_ERROR);
         } else {
             fail(HttpResponseStatus.BAD_GATEWAY, "upstream closed the connection without answering\n");
         }
@@ -316,7 +316,7 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
             upstream.close();
         }
         if (answered) {
-            ex.reset(SpdyError.INTERNAL_ERROR);
+            ex.reset(StreamError.INTERNAL_ERROR);
         } else {
             ex.respond(status, TEXT, message);
         }

@@ -10,8 +10,8 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
-import io.spdyproxy.spdy.http.HttpExchange;
-import io.spdyproxy.spdy.http.RequestTargets;
+import io.spdyproxy.tunnel.TunnelExchange;
+import io.spdyproxy.http.RequestTargets;
 import java.util.HashSet;
 import java.util.Locale;
 import java.util.Set;
@@ -24,7 +24,7 @@ final class UpstreamHeads {
     private UpstreamHeads() {}
 
     /** The HTTP/1.1 request for the app: a keep-alive request under the base URL's path. */
-    static HttpRequest request(HttpExchange ex, UpstreamConfig config) {
+    static HttpRequest request(TunnelExchange ex, UpstreamConfig config) {
         HttpRequest in = ex.request();
         // The exchange's URI is a valid request target already (a path the original proxy sent
         // decoded was escaped): escaping again changes nothing there, and makes sure no space,

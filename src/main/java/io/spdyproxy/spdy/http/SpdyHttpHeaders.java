@@ -1,5 +1,6 @@
 package io.spdyproxy.spdy.http;
 
+import io.spdyproxy.http.RequestTargets;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpResponse;

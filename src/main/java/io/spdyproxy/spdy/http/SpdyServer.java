@@ -54,6 +54,12 @@ public final class SpdyServer implements AutoCloseable {
      */
     public static SpdyServer start(InetSocketAddress bind, SslContext ssl, SpdySessionConfig config,
             HttpRequestHandler handler, EventLoopGroup group) throws InterruptedException {
+        return start(bind, ssl, config, listener(handler), group);
+    }
+
+    /** As above, with each session's listener given directly. */
+    public static SpdyServer start(InetSocketAddress bind, SslContext ssl, SpdySessionConfig config,
+            SpdySessionListener handler, EventLoopGroup group) throws InterruptedException {
         boolean own = group == null;
         EventLoopGroup loops = own ? Transport.newGroup(0, "spdy-server") : group;
         SpdyServer[] self = new SpdyServer[1];
@@ -66,7 +72,7 @@ public final class SpdyServer implements AutoCloseable {
                     protected void initChannel(SocketChannel ch) {
                         self[0].connections.add(ch);
                         if (ssl == null) {
-                            self[0].track(serve(ch, config, handler));
+                            self[0].track(SpdySession.install(ch, config, handler));
                             return;
                         }
                         ch.pipeline().addLast("alpn-refusal", new AlpnRefusal());
@@ -84,7 +90,7 @@ public final class SpdyServer implements AutoCloseable {
                                 }
                                 SpdySessionConfig c = config.toBuilder()
                                         .protocol(SpdyProtocol.fromAlpn(protocol)).build();
-                                self[0].track(serve(ctx.channel(), c, handler));
+                                self[0].track(SpdySession.install(ctx.channel(), c, handler));
                             }
                         });
                     }

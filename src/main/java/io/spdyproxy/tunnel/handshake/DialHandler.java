@@ -8,9 +8,10 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
-import io.spdyproxy.spdy.SpdySession;
+import io.spdyproxy.tunnel.RequestHandler;
+import io.spdyproxy.tunnel.TunnelSession;
+import io.spdyproxy.tunnel.spdy.SpdyTunnelSession;
 import io.spdyproxy.spdy.SpdySessionConfig;
-import io.spdyproxy.spdy.SpdySessionListener;
 import io.spdyproxy.tls.CertificateProblem;
 import io.spdyproxy.tunnel.handshake.TunnelDialer.ConfigurationException;
 import io.spdyproxy.tunnel.handshake.TunnelDialer.HandshakeRefusedException;
@@ -29,14 +30,14 @@ final class DialHandler extends ChannelInboundHandlerAdapter {
 
     private final TunnelDialer.Target target;
     private final SpdySessionConfig config;
-    private final SpdySessionListener listener;
+    private final RequestHandler handler;
     private final CompletableFuture<Tunnel> result;
 
-    DialHandler(TunnelDialer.Target target, SpdySessionConfig config, SpdySessionListener listener,
+    DialHandler(TunnelDialer.Target target, SpdySessionConfig config, RequestHandler handler,
             CompletableFuture<Tunnel> result) {
         this.target = target;
         this.config = config;
-        this.listener = listener;
+        this.handler = handler;
         this.result = result;
     }
 
@@ -50,6 +51,8 @@ final class DialHandler extends ChannelInboundHandlerAdapter {
         } else {
             req.append("User-Agent: spdy-proxy\r\n");
             req.append(TunnelProtocol.PROTOCOL_HEADER).append(": ").append(TunnelProtocol.protocolId()).append("\r\n");
+            req.append(TunnelProtocol.FEATURES_HEADER).append(": ").append(TunnelProtocol.UPGRADE_FEATURE)
+                    .append("\r\n");
             if (target.name() != null) {
                 req.append(TunnelProtocol.NAME_HEADER).append(": ").append(target.name()).append("\r\n");
             }
@@ -99,7 +102,9 @@ final class DialHandler extends ChannelInboundHandlerAdapter {
         String name = m.headers().get(TunnelProtocol.NAME_HEADER, target.name() == null
                 ? TunnelProtocol.DEFAULT_NAME : target.name());
         Channel ch = ctx.channel();
-        SpdySession session = SpdySession.install(ch, config.toBuilder().legacyPeer(legacy).build(), listener);
+        boolean upgrades = !legacy && TunnelProtocol.hasFeature(m.headers(), TunnelProtocol.UPGRADE_FEATURE);
+        TunnelSession session = SpdyTunnelSession.install(ch, config.toBuilder().legacyPeer(legacy).build(), handler,
+                upgrades);
         ch.pipeline().remove(this);
         ch.pipeline().remove("handshake-decoder");
         result.complete(new Tunnel(name, session, legacy, ch.remoteAddress()));

@@ -14,9 +14,9 @@ import io.netty.handler.ssl.SslHandshakeTimeoutException;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.spdyproxy.spdy.SpdyRole;
-import io.spdyproxy.spdy.SpdySession;
+import io.spdyproxy.tunnel.TunnelSession;
+import io.spdyproxy.tunnel.spdy.SpdyTunnelSession;
 import io.spdyproxy.spdy.SpdySessionConfig;
-import io.spdyproxy.spdy.SpdySessionListener;
 import io.spdyproxy.transport.Transport;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -153,6 +153,13 @@ public final class TunnelAcceptor extends ChannelInitializer<Channel> {
      * @param sessionConfig client-role session settings; legacy mode is switched on per peer
      * @param onTunnel called on the tunnel's event loop once its session is installed
      */
+    public TunnelAcceptor(SslContext ssl, java.time.Duration pingInterval, TunnelAuthenticator authenticator,
+            Consumer<Tunnel> onTunnel, Limits limits) {
+        this(ssl, SpdySessionConfig.builder(SpdyRole.CLIENT).pingInterval(pingInterval).build(), authenticator,
+                onTunnel, limits);
+    }
+
+    /** As above, with the SPDY session's settings given in full (tests, the benchmark). */
     public TunnelAcceptor(SslContext ssl, SpdySessionConfig sessionConfig, TunnelAuthenticator authenticator,
             Consumer<Tunnel> onTunnel, Limits limits) {
         if (sessionConfig.role() != SpdyRole.CLIENT) {
@@ -261,7 +268,8 @@ public final class TunnelAcceptor extends ChannelInitializer<Channel> {
                 failed(ctx, d.reason());
                 return;
             }
-            accept(ctx, d.name(), legacy);
+            accept(ctx, d.name(), legacy,
+                    !legacy && TunnelProtocol.hasFeature(m.headers(), TunnelProtocol.UPGRADE_FEATURE));
         }
 
         private void failed(ChannelHandlerContext ctx, String reason) {
@@ -286,7 +294,7 @@ public final class TunnelAcceptor extends ChannelInitializer<Channel> {
             }, limits.failureDelay().toNanos(), TimeUnit.NANOSECONDS);
         }
 
-        private void accept(ChannelHandlerContext ctx, String name, boolean legacy) {
+        private void accept(ChannelHandlerContext ctx, String name, boolean legacy, boolean upgrades) {
             phase = Phase.DONE;
             timeout.cancel(false);
             leave();
@@ -295,13 +303,15 @@ public final class TunnelAcceptor extends ChannelInitializer<Channel> {
                 reply.append(TunnelProtocol.PROTOCOL_HEADER).append(": ")
                         .append(TunnelProtocol.protocolId()).append("\r\n");
                 reply.append(TunnelProtocol.NAME_HEADER).append(": ").append(name).append("\r\n");
+                reply.append(TunnelProtocol.FEATURES_HEADER).append(": ").append(TunnelProtocol.UPGRADE_FEATURE)
+                        .append("\r\n");
             }
             reply.append("Content-Length: ").append(TunnelProtocol.PROXY_HELLO.length()).append("\r\n\r\n")
                     .append(TunnelProtocol.PROXY_HELLO);
             Channel ch = ctx.channel();
             ctx.writeAndFlush(Unpooled.copiedBuffer(reply, StandardCharsets.ISO_8859_1));
             SpdySessionConfig config = sessionConfig.toBuilder().legacyPeer(legacy).build();
-            SpdySession session = SpdySession.install(ch, config, SpdySessionListener.refusingStreams());
+            TunnelSession session = SpdyTunnelSession.install(ch, config, null, upgrades);
             ch.pipeline().remove(this);
             ch.pipeline().remove("handshake-decoder"); // any SPDY bytes already read go to the codec
             log.info("tunnel '{}' up from {}{}", name, ch.remoteAddress(), legacy ? " (legacy peer)" : "");

@@ -11,7 +11,7 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.spdyproxy.spdy.SpdyRole;
 import io.spdyproxy.spdy.SpdySessionConfig;
-import io.spdyproxy.spdy.SpdySessionListener;
+import io.spdyproxy.tunnel.RequestHandler;
 import io.spdyproxy.transport.Transport;
 import java.time.Duration;
 import java.util.List;
@@ -78,7 +78,14 @@ public final class TunnelDialer {
     private TunnelDialer() {}
 
     public static CompletableFuture<Tunnel> dial(EventLoopGroup group, Target target, SslContext ssl,
-            SpdySessionConfig sessionConfig, SpdySessionListener listener, Duration timeout) {
+            Duration pingInterval, RequestHandler handler, Duration timeout) {
+        return dial(group, target, ssl, SpdySessionConfig.builder(SpdyRole.SERVER).pingInterval(pingInterval).build(),
+                handler, timeout);
+    }
+
+    /** As above, with the SPDY session's settings given in full (tests, the benchmark). */
+    public static CompletableFuture<Tunnel> dial(EventLoopGroup group, Target target, SslContext ssl,
+            SpdySessionConfig sessionConfig, RequestHandler handler, Duration timeout) {
         if (sessionConfig.role() != SpdyRole.SERVER) {
             throw new IllegalArgumentException("sessionConfig.role: CLIENT (expected: SERVER at the origin)");
         }
@@ -96,7 +103,7 @@ public final class TunnelDialer {
                             ch.pipeline().addLast("tls", ssl.newHandler(ch.alloc(), target.host(), target.port()));
                         }
                         ch.pipeline().addLast("handshake-decoder", new HandshakeDecoder());
-                        ch.pipeline().addLast("handshake", new DialHandler(target, sessionConfig, listener, result));
+                        ch.pipeline().addLast("handshake", new DialHandler(target, sessionConfig, handler, result));
                         if (ssl != null) {
                             ch.pipeline().addFirst("sniff", new DialHandler.PlainHttpSniffer(target, result));
                             SslHandler tls = ch.pipeline().get(SslHandler.class);

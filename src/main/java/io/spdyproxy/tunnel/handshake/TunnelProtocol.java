@@ -12,6 +12,13 @@ public final class TunnelProtocol {
     public static final String PROTOCOL_HEADER = "Tunnel-Protocol";
     /** The tunnel an origin serves; routes {@code <name>.<domain>} to it. */
     public static final String NAME_HEADER = "Tunnel-Name";
+    /**
+     * Extensions a peer supports, comma-separated, in both the PUT and the 200 (docs/PROTOCOL.md).
+     * Each is used only when both sides list it; legacy peers send none and never see one used.
+     */
+    public static final String FEATURES_HEADER = "Tunnel-Features";
+    /** The stream extension "Upgraded streams": an HTTP upgrade (101) and its raw bytes. */
+    public static final String UPGRADE_FEATURE = "upgrade";
     public static final String ORIGIN_HELLO = "Hello from C";
     public static final String PROXY_HELLO = "Hello from P";
     /** The tunnel name legacy and unnamed origins get; it serves requests no other name matches. */
@@ -20,6 +27,18 @@ public final class TunnelProtocol {
     public static final int DEFAULT_FRONTEND_PORT = 1443;
 
     private TunnelProtocol() {}
+
+    /** True when the handshake message's headers list {@code feature} in {@link #FEATURES_HEADER}. */
+    static boolean hasFeature(io.netty.handler.codec.http.HttpHeaders headers, String feature) {
+        for (String v : headers.getAll(FEATURES_HEADER)) {
+            for (String t : v.split(",")) {
+                if (t.trim().equalsIgnoreCase(feature)) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
 
     static String protocolId() {
         return SpdyProtocol.SPDY_3_1.alpnId();

@@ -33,6 +33,8 @@ import io.spdyproxy.spdy.http.SpdyServer;
 import io.spdyproxy.testing.TestCerts;
 import io.spdyproxy.tls.TlsContexts;
 import io.spdyproxy.transport.Transport;
+import io.spdyproxy.tunnel.TunnelStream;
+import io.spdyproxy.tunnel.spdy.SpdyTunnelSession;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -111,7 +113,7 @@ class StaticFileHandlerTest {
 
     private final SpdySessionConfig serverConfig = SpdySessionConfig.builder(SpdyRole.SERVER).build();
     private final SpdySessionConfig clientConfig = SpdySessionConfig.builder(SpdyRole.CLIENT).build();
-    private final Map<String, CompletableFuture<SpdyStream>> serverStreams = new ConcurrentHashMap<>();
+    private final Map<String, CompletableFuture<TunnelStream>> serverStreams = new ConcurrentHashMap<>();
     private final List<AutoCloseable> cleanups = new ArrayList<>();
     private EventLoopGroup serverLoops;
     private EventLoopGroup clientLoops;
@@ -803,7 +805,7 @@ class StaticFileHandlerTest {
         }
         assertThat(body).isEqualTo(data);
         assertThat(post.call.stream().bytesSent()).isEqualTo(size);
-        SpdyStream serverSide = serverStreams.get("/app.json?post=1").get(5, TimeUnit.SECONDS);
+        TunnelStream serverSide = serverStreams.get("/app.json?post=1").get(5, TimeUnit.SECONDS);
         assertThat(serverSide.bytesReceived()).as("the server read the whole body").isEqualTo(size);
 
         // A POST without a body is a GET too.
@@ -888,7 +890,7 @@ class StaticFileHandlerTest {
                 try {
                     head = put.call.response().get(60, TimeUnit.SECONDS);
                 } catch (TimeoutException stalled) {
-                    SpdyStream serverSide = serverStreams.get("/" + name).getNow(null);
+                    TunnelStream serverSide = serverStreams.get("/" + name).getNow(null);
                     throw new AssertionError(name + ": no answer within 60 s; the client sent "
                             + put.call.stream().bytesSent() + " of " + size + " bytes, the server stream received "
                             + (serverSide == null ? "?" : serverSide.bytesReceived()), stalled);
@@ -1026,7 +1028,7 @@ class StaticFileHandlerTest {
 
         long total = reader.done.get(75, TimeUnit.SECONDS);
         double secs = (System.nanoTime() - t0) / 1e9;
-        SpdyStream sent = serverStreams.get("/big.mkv").get(5, TimeUnit.SECONDS);
+        TunnelStream sent = serverStreams.get("/big.mkv").get(5, TimeUnit.SECONDS);
         long maxUnconsumed;
         synchronized (reader) {
             maxUnconsumed = reader.maxUnconsumed;
@@ -1086,11 +1088,11 @@ class StaticFileHandlerTest {
         handler = new StaticFileHandler(config);
         StaticFileHandler h = handler;
         server = SpdyServer.start(new InetSocketAddress("127.0.0.1", 0),
-                TlsContexts.server(TestCerts.LOCALHOST, ALPN), serverConfig, ex -> {
+                TlsContexts.server(TestCerts.LOCALHOST, ALPN), serverConfig, SpdyTunnelSession.listener(ex -> {
                     serverStreams.computeIfAbsent(ex.request().uri(), k -> new CompletableFuture<>())
                             .complete(ex.stream());
                     h.onRequest(ex);
-                }, serverLoops);
+                }), serverLoops);
         client = SpdyClient.connect(clientLoops, new InetSocketAddress("127.0.0.1", server.port()),
                 TlsContexts.client(TestCerts.LOCALHOST.certificate(), ALPN), clientConfig,
                 SpdySessionListener.refusingStreams()).get(10, TimeUnit.SECONDS);

@@ -49,8 +49,10 @@ import io.spdyproxy.spdy.SpdyStream;
 import io.spdyproxy.spdy.SpdyStreamException;
 import io.spdyproxy.spdy.SpdyStreamListener;
 import io.spdyproxy.spdy.http.BodyListener;
+import io.spdyproxy.tunnel.TunnelStream;
+import io.spdyproxy.tunnel.spdy.SpdyTunnelSession;
 import io.spdyproxy.spdy.http.HttpCall;
-import io.spdyproxy.spdy.http.HttpRequestHandler;
+import io.spdyproxy.tunnel.RequestHandler;
 import io.spdyproxy.spdy.http.SpdyClient;
 import io.spdyproxy.spdy.http.SpdyServer;
 import io.spdyproxy.testing.TestCerts;
@@ -129,7 +131,7 @@ class ReverseProxyHandlerTest {
     private final SpdySessionConfig serverConfig = SpdySessionConfig.builder(SpdyRole.SERVER).build();
     private final SpdySessionConfig clientConfig = SpdySessionConfig.builder(SpdyRole.CLIENT).build();
     /** The proxy's side of each stream, by request URI (the last one wins). */
-    private final Map<String, CompletableFuture<SpdyStream>> serverStreams = new ConcurrentHashMap<>();
+    private final Map<String, CompletableFuture<TunnelStream>> serverStreams = new ConcurrentHashMap<>();
     private final List<ReverseProxyHandler> proxies = new CopyOnWriteArrayList<>();
     /** Things holding buffers that must be let go before the loops stop (run on their loop). */
     private final List<Runnable> cleanups = new CopyOnWriteArrayList<>();
@@ -380,7 +382,7 @@ class ReverseProxyHandlerTest {
         Channel appChannel = app.seen(uri).channel();
         boolean appWritable = appChannel.eventLoop().submit(appChannel::isWritable).get();
         long appWrote = app.downloadWritten.get();
-        SpdyStream proxied = serverStreams.get(uri).get(5, TimeUnit.SECONDS);
+        TunnelStream proxied = serverStreams.get(uri).get(5, TimeUnit.SECONDS);
         long held = client.channel().eventLoop().submit(() -> body.heldBytes).get();
         System.out.printf("download held by the client: app wrote %d bytes, client holds %d,"
                 + " proxy stream queue %d (max %d)%n", appWrote, held, proxied.queuedBytes(),
@@ -688,7 +690,7 @@ class ReverseProxyHandlerTest {
         assertThat(app.connections.get(0).closeFuture().await(10, TimeUnit.SECONDS))
                 .as("the app's connection closed after the client cancelled").isTrue();
         assertThat(app.downloadWritten.get()).isLessThan(BIG);
-        SpdyStream proxied = serverStreams.get(uri).get(5, TimeUnit.SECONDS);
+        TunnelStream proxied = serverStreams.get(uri).get(5, TimeUnit.SECONDS);
         assertThat(serverLoops.submit(proxied::isClosed).get()).isTrue();
 
         // The cancelled connection is gone; the next request gets a fresh one.
@@ -821,14 +823,15 @@ class ReverseProxyHandlerTest {
     }
 
     /** Starts the SPDY server (recording the proxy's side of each stream) and the client session. */
-    private void startServer(HttpRequestHandler handler) throws Exception {
-        HttpRequestHandler recording = ex -> {
+    private void startServer(RequestHandler handler) throws Exception {
+        RequestHandler recording = ex -> {
             serverStreams.computeIfAbsent(ex.request().uri(), u -> new CompletableFuture<>())
                     .complete(ex.stream());
             handler.onRequest(ex);
         };
         server = SpdyServer.start(new InetSocketAddress("127.0.0.1", 0),
-                TlsContexts.server(TestCerts.LOCALHOST, ALPN), serverConfig, recording, serverLoops);
+                TlsContexts.server(TestCerts.LOCALHOST, ALPN), serverConfig, SpdyTunnelSession.listener(recording),
+                serverLoops);
         client = SpdyClient.connect(clientLoops, new InetSocketAddress("127.0.0.1", server.port()),
                 TlsContexts.client(TestCerts.LOCALHOST.certificate(), ALPN), clientConfig,
                 SpdySessionListener.refusingStreams()).get(10, TimeUnit.SECONDS);

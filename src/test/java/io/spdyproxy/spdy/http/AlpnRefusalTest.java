@@ -22,6 +22,7 @@ import io.netty.handler.ssl.SslProvider;
 import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
 import io.netty.util.ReferenceCountUtil;
 import io.spdyproxy.example.ExampleHandler;
+import io.spdyproxy.tunnel.spdy.SpdyTunnelSession;
 import io.spdyproxy.spdy.SpdyRole;
 import io.spdyproxy.spdy.SpdySessionConfig;
 import io.spdyproxy.testing.TestCerts;
@@ -120,7 +121,7 @@ class AlpnRefusalTest {
         assumeAvailable(clientEngine);
         assumeAvailable(serverEngine);
         try (SpdyServer server = SpdyServer.start(new InetSocketAddress("127.0.0.1", 0), server(serverEngine),
-                SpdySessionConfig.builder(SpdyRole.SERVER).build(), new ExampleHandler(), group)) {
+                SpdySessionConfig.builder(SpdyRole.SERVER).build(), SpdyTunnelSession.listener(new ExampleHandler()), group)) {
             Outcome o = connect(server.port(), client(clientEngine, List.of(offer)));
             o.firstBytes().thenAccept(ByteBuf::release); // only on failure (old code: SPDY frames came)
 
@@ -142,7 +143,7 @@ class AlpnRefusalTest {
         List<String> alpn = offer == null || offer.isBlank() ? List.of() : List.of(offer.split(" "));
         try (SpdyServer server = SpdyServer.start(new InetSocketAddress("127.0.0.1", 0),
                 server(OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK),
-                SpdySessionConfig.builder(SpdyRole.SERVER).build(), new ExampleHandler(), group)) {
+                SpdySessionConfig.builder(SpdyRole.SERVER).build(), SpdyTunnelSession.listener(new ExampleHandler()), group)) {
             Outcome o = connect(server.port(), client(clientEngine, alpn));
 
             ByteBuf first = o.firstBytes().get(5, TimeUnit.SECONDS);

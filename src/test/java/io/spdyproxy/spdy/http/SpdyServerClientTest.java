@@ -22,6 +22,7 @@ import io.netty.handler.codec.spdy.DefaultSpdyHeaders;
 import io.netty.handler.codec.spdy.SpdyHeaders;
 import io.netty.handler.ssl.SslContext;
 import io.spdyproxy.example.ExampleHandler;
+import io.spdyproxy.tunnel.spdy.SpdyTunnelSession;
 import io.spdyproxy.spdy.SpdyError;
 import io.spdyproxy.spdy.SpdyProtocol;
 import io.spdyproxy.spdy.SpdyRole;
@@ -104,9 +105,19 @@ class SpdyServerClientTest {
 
     private static SpdyServer startServer(HttpRequestHandler handler, List<String> alpn)
             throws InterruptedException {
+        return startServer(SpdyServer.listener(handler), alpn);
+    }
+
+    /** The example service is written for tunnels: served here through the SPDY tunnel adapter. */
+    private static SpdyServer startServer(ExampleHandler handler, List<String> alpn) throws InterruptedException {
+        return startServer(SpdyTunnelSession.listener(handler), alpn);
+    }
+
+    private static SpdyServer startServer(SpdySessionListener listener, List<String> alpn)
+            throws InterruptedException {
         SslContext ssl = TlsContexts.server(TestCerts.LOCALHOST, alpn);
         return SpdyServer.start(new InetSocketAddress("127.0.0.1", 0), ssl,
-                SpdySessionConfig.builder(SpdyRole.SERVER).build(), handler, group);
+                SpdySessionConfig.builder(SpdyRole.SERVER).build(), listener, group);
     }
 
     private static SpdySession connect(int port, List<String> alpn, SpdySessionListener listener)
@@ -116,7 +127,15 @@ class SpdyServerClientTest {
                 SpdySessionConfig.builder(SpdyRole.CLIENT).build(), listener).get(WAIT, TimeUnit.SECONDS);
     }
 
+    private SpdyServer extraServer(ExampleHandler handler, List<String> alpn) throws InterruptedException {
+        return extraServer(SpdyTunnelSession.listener(handler), alpn);
+    }
+
     private SpdyServer extraServer(HttpRequestHandler handler, List<String> alpn) throws InterruptedException {
+        return extraServer(SpdyServer.listener(handler), alpn);
+    }
+
+    private SpdyServer extraServer(SpdySessionListener handler, List<String> alpn) throws InterruptedException {
         SpdyServer s = startServer(handler, alpn);
         extraServers.add(s);
         return s;

@@ -10,7 +10,7 @@ import io.spdyproxy.origin.OriginConfig;
 import io.spdyproxy.proxy.ProxyConfig;
 import io.spdyproxy.proxy.ProxyIdentity;
 import io.spdyproxy.proxy.ProxyServer;
-import io.spdyproxy.spdy.http.HttpRequestHandler;
+import io.spdyproxy.tunnel.RequestHandler;
 import io.spdyproxy.tls.SelfSignedCertificate;
 import io.spdyproxy.tls.TlsContexts;
 import java.io.IOException;
@@ -60,7 +60,7 @@ class DialDiagnosisTest {
     }
 
     private OriginClient dial(int port, SslContext tls) {
-        HttpRequestHandler notFound = ex -> ex.respond(io.netty.handler.codec.http.HttpResponseStatus.NOT_FOUND,
+        RequestHandler notFound = ex -> ex.respond(io.netty.handler.codec.http.HttpResponseStatus.NOT_FOUND,
                 "text/plain", "nothing here\n");
         origin = new OriginClient(OriginConfig.of("127.0.0.1", port).withCredentials("default", TOKEN)
                 .withBackoff(Duration.ofMillis(20), Duration.ofMillis(200)), tls, notFound, null).start();

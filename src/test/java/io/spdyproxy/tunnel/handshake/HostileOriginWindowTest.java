@@ -115,7 +115,8 @@ class HostileOriginWindowTest {
         }
         assertThat(origin.received.get()).isEqualTo(UPLOAD);
 
-        SpdySessionStats stats = proxy.tunnels().get(0).session().stats();
+        SpdySessionStats stats = ((io.spdyproxy.tunnel.spdy.SpdyTunnelSession) proxy.tunnels().get(0).session())
+                .spdySession().stats();
         System.out.printf("300 MB upload to an origin granting 2^31-1 and reading slowly: the proxy held at most"
                 + " %d bytes for the tunnel%n", stats.maxQueuedBytes());
         assertThat(stats.dataBytesSent()).isEqualTo(UPLOAD);

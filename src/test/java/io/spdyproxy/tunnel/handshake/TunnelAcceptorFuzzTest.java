@@ -126,7 +126,7 @@ class TunnelAcceptorFuzzTest {
                 SpdyHeaders h = new DefaultSpdyHeaders();
                 h.set(":method", "GET").set(":path", "/").set(":version", "HTTP/1.1")
                         .set(":host", "example.com").set(":scheme", "https");
-                t.session().newStream(h, 0, true, new SpdyStreamListener() {
+                ((io.spdyproxy.tunnel.spdy.SpdyTunnelSession) t.session()).spdySession().newStream(h, 0, true, new SpdyStreamListener() {
                     @Override
                     public void onHeaders(SpdyStream stream, SpdyHeaders headers, boolean endOfStream) {}
 

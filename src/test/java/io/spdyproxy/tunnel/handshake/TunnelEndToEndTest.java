@@ -11,7 +11,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.spdyproxy.origin.OriginClient;
 import io.spdyproxy.proxy.ProxyServer;
-import io.spdyproxy.spdy.SpdySession;
+import io.spdyproxy.tunnel.TunnelSession;
 import io.spdyproxy.tunnel.handshake.TunnelFixture.Body;
 import io.spdyproxy.testing.ChecksumHandler;
 import io.spdyproxy.tunnel.handshake.TunnelFixture.Collect;
@@ -400,7 +400,7 @@ class TunnelEndToEndTest {
     @Timeout(90)
     void hundredConcurrentDownloadsShareOneTunnel() throws Exception {
         byte[] expected = content.get("sample.mkv");
-        SpdySession tunnel = proxy.tunnels().get(0).session();
+        TunnelSession tunnel = proxy.tunnels().get(0).session();
         long streamsBefore = tunnel.stats().streamsOpened();
         ScheduledExecutorService sampler = executor(Executors.newSingleThreadScheduledExecutor());
         AtomicInteger maxActive = new AtomicInteger();
@@ -433,7 +433,7 @@ class TunnelEndToEndTest {
         long size = GIB;
         TunnelFixture.sparseFile(root, "big.bin", size);
         byte[] avi = content.get("sample.avi");
-        SpdySession tunnel = proxy.tunnels().get(0).session();
+        TunnelSession tunnel = proxy.tunnels().get(0).session();
         long fromOriginBefore = tunnel.stats().dataBytesReceived();
 
         try (Raw stalled = new Raw(port(), 16 * (int) KIB, Duration.ofSeconds(30))) {
@@ -463,7 +463,7 @@ class TunnelEndToEndTest {
             assertThat(stalledBytes).as("bytes the stalled stream pulled through the tunnel")
                     .isLessThan(64 * MIB);
         }
-        SpdySession originSide = origin.sessions().get(0);
+        TunnelSession originSide = origin.sessions().get(0);
         TunnelFixture.await(() -> originSide.stats().activeStreams() == 0, Duration.ofSeconds(5),
                 () -> "origin still streams to the closed client: " + originSide.stats());
     }

@@ -41,9 +41,9 @@ import io.spdyproxy.origin.files.StaticFileHandler;
 import io.spdyproxy.proxy.ProxyConfig;
 import io.spdyproxy.proxy.ProxyServer;
 import io.spdyproxy.spdy.SpdyError;
-import io.spdyproxy.spdy.SpdySession;
+import io.spdyproxy.tunnel.TunnelSession;
 import io.spdyproxy.spdy.SpdyStreamException;
-import io.spdyproxy.spdy.http.HttpRequestHandler;
+import io.spdyproxy.tunnel.RequestHandler;
 import io.spdyproxy.testing.FaultRelay;
 import io.spdyproxy.tls.TlsContexts;
 import io.spdyproxy.transport.Transport;
@@ -163,7 +163,7 @@ class TunnelFaultTest {
      * test that waits for that count can race ahead and meet a 503. Waiting for these sessions to
      * close and for different ones to be up is waiting for the reconnect itself.
      */
-    private record Link(SpdySession proxySide, SpdySession originSide) {
+    private record Link(TunnelSession proxySide, TunnelSession originSide) {
         static Link of(OriginClient origin, ProxyServer proxy) {
             assertThat(proxy.tunnels()).hasSize(1);
             assertThat(origin.sessions()).hasSize(1);
@@ -175,7 +175,7 @@ class TunnelFaultTest {
             originSide.closeFuture().get(5, TimeUnit.SECONDS);
             TunnelFixture.await(() -> {
                 List<Tunnel> p = proxy.tunnels();
-                List<SpdySession> c = origin.sessions();
+                List<TunnelSession> c = origin.sessions();
                 return p.size() == 1 && p.get(0).session() != proxySide && p.get(0).session().isAcceptingStreams()
                         && c.size() == 1 && c.get(0) != originSide;
             }, Duration.ofSeconds(10), () -> "proxy tunnels " + proxy.tunnels() + ", origin sessions "
@@ -288,8 +288,8 @@ class TunnelFaultTest {
                 fx.originConfig(relay.port()).withPingInterval(Duration.ofMillis(200)), files);
         TunnelFixture.awaitTunnels(origin, proxy, 1);
         assertAviServed(proxy.httpPort());
-        SpdySession proxySide = proxy.tunnels().get(0).session();
-        SpdySession originSide = origin.sessions().get(0);
+        TunnelSession proxySide = proxy.tunnels().get(0).session();
+        TunnelSession originSide = origin.sessions().get(0);
 
         relay.freeze();
         long frozen = System.nanoTime();
@@ -392,10 +392,10 @@ class TunnelFaultTest {
     }
 
     /** Answers {@code who} after 30 ms (scheduled, not slept), so that requests overlap. */
-    private static HttpRequestHandler slowAnswer(String who, AtomicInteger served) {
+    private static RequestHandler slowAnswer(String who, AtomicInteger served) {
         return ex -> {
             served.incrementAndGet();
-            ex.stream().session().channel().eventLoop().schedule(
+            ex.eventLoop().schedule(
                     () -> ex.respond(HttpResponseStatus.OK, "text/plain", who), 30, TimeUnit.MILLISECONDS);
         };
     }
@@ -592,11 +592,11 @@ class TunnelFaultTest {
             assertThat(some).hasSize((int) MIB);
         } // the client goes away mid-body
 
-        SpdyStreamException cause = endless.closed.get(5, TimeUnit.SECONDS);
+        io.spdyproxy.tunnel.StreamClosedException cause = endless.closed.get(5, TimeUnit.SECONDS);
         assertThat(cause).as("the origin's stream ended abnormally").isNotNull();
-        assertThat(cause.error()).isEqualTo(SpdyError.CANCEL);
+        assertThat(cause.error()).isEqualTo(io.spdyproxy.tunnel.StreamError.CANCEL);
         assertThat(cause.isLocal()).as("reset by P, not by the origin").isFalse();
-        SpdySession originSide = origin.sessions().get(0);
+        TunnelSession originSide = origin.sessions().get(0);
         TunnelFixture.await(() -> originSide.stats().activeStreams() == 0, Duration.ofSeconds(5),
                 () -> "origin stream still open");
         System.out.printf("endless origin stream produced %d KiB before the client left%n", endless.sent.get() / 1024);
@@ -609,7 +609,7 @@ class TunnelFaultTest {
         ProxyServer proxy = fx.startProxy(fx.proxyConfig());
         OriginClient origin = fx.startOrigin(proxy, fx.originConfig(proxy.tunnelPort()), fx.files(root));
         TunnelFixture.awaitTunnels(origin, proxy, 1);
-        SpdySession originSide = origin.sessions().get(0);
+        TunnelSession originSide = origin.sessions().get(0);
 
         try (Raw raw = new Raw(proxy.httpPort())) {
             raw.request("GET", "/big.bin", "");
@@ -650,9 +650,9 @@ class TunnelFaultTest {
 
         assertThat(r.statusCode()).isEqualTo(504);
         assertThat(seconds).isBetween(0.45, 5.0);
-        SpdyStreamException cause = silent.closed.get(5, TimeUnit.SECONDS);
+        io.spdyproxy.tunnel.StreamClosedException cause = silent.closed.get(5, TimeUnit.SECONDS);
         assertThat(cause).isNotNull();
-        assertThat(cause.error()).isEqualTo(SpdyError.CANCEL);
+        assertThat(cause.error()).isEqualTo(io.spdyproxy.tunnel.StreamError.CANCEL);
         assertAviServed(proxy.httpPort()); // the tunnel itself is fine
     }
 

@@ -16,8 +16,8 @@ import io.spdyproxy.proxy.ProxyConfig;
 import io.spdyproxy.proxy.ProxyIdentity;
 import io.spdyproxy.proxy.ProxyServer;
 import io.spdyproxy.spdy.SpdyStreamException;
-import io.spdyproxy.spdy.http.HttpExchange;
-import io.spdyproxy.spdy.http.HttpRequestHandler;
+import io.spdyproxy.tunnel.TunnelExchange;
+import io.spdyproxy.tunnel.RequestHandler;
 import io.spdyproxy.testing.ChecksumHandler;
 import io.spdyproxy.testing.FaultRelay;
 import io.spdyproxy.tls.TlsContexts;
@@ -118,7 +118,7 @@ final class TunnelFixture implements AutoCloseable {
                 .withBackoff(Duration.ofMillis(50), Duration.ofSeconds(1));
     }
 
-    OriginClient startOrigin(ProxyServer proxy, OriginConfig config, HttpRequestHandler handler) {
+    OriginClient startOrigin(ProxyServer proxy, OriginConfig config, RequestHandler handler) {
         OriginClient c = new OriginClient(config, TlsContexts.clientPinned(proxy.identity().fingerprint()),
                 handler, null).start();
         resources.push(c);
@@ -239,11 +239,11 @@ final class TunnelFixture implements AutoCloseable {
     // ---- origin handlers -----------------------------------------------------------------------
 
     /** Routes by path prefix to test handlers; everything else to {@code fallback}. */
-    static HttpRequestHandler routes(Map<String, HttpRequestHandler> byPrefix, HttpRequestHandler fallback) {
-        Map<String, HttpRequestHandler> copy = new LinkedHashMap<>(byPrefix);
+    static RequestHandler routes(Map<String, RequestHandler> byPrefix, RequestHandler fallback) {
+        Map<String, RequestHandler> copy = new LinkedHashMap<>(byPrefix);
         return ex -> {
             String uri = ex.request().uri();
-            for (Map.Entry<String, HttpRequestHandler> e : copy.entrySet()) {
+            for (Map.Entry<String, RequestHandler> e : copy.entrySet()) {
                 if (uri.startsWith(e.getKey())) {
                     e.getValue().onRequest(ex);
                     return;
@@ -262,12 +262,12 @@ final class TunnelFixture implements AutoCloseable {
      * Streams {@link #PATTERN} forever (chunked: no length), paced by the stream's writability,
      * and records how the stream ended.
      */
-    static final class EndlessHandler implements HttpRequestHandler {
-        final CompletableFuture<SpdyStreamException> closed = new CompletableFuture<>();
+    static final class EndlessHandler implements RequestHandler {
+        final CompletableFuture<io.spdyproxy.tunnel.StreamClosedException> closed = new CompletableFuture<>();
         final AtomicLong sent = new AtomicLong();
 
         @Override
-        public void onRequest(HttpExchange ex) {
+        public void onRequest(TunnelExchange ex) {
             io.netty.handler.codec.http.HttpResponse r = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
             r.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/octet-stream");
             ex.respond(r, false);
@@ -286,11 +286,11 @@ final class TunnelFixture implements AutoCloseable {
     }
 
     /** Never answers; records how the stream ended. */
-    static final class SilentHandler implements HttpRequestHandler {
-        final CompletableFuture<SpdyStreamException> closed = new CompletableFuture<>();
+    static final class SilentHandler implements RequestHandler {
+        final CompletableFuture<io.spdyproxy.tunnel.StreamClosedException> closed = new CompletableFuture<>();
 
         @Override
-        public void onRequest(HttpExchange ex) {
+        public void onRequest(TunnelExchange ex) {
             ex.onClose(closed::complete);
         }
     }

@@ -1,4 +1,4 @@
-package io.spdyproxy.spdy.http;
+package io.spdyproxy.http;
 
 import java.nio.charset.StandardCharsets;
 
