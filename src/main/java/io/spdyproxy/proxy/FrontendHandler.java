@@ -275,6 +275,12 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         private ScheduledFuture<?> timeout;
         private HttpHeaders trailers;
         private boolean counted;
+        /** The client asked to switch protocols (and sent no body): the stream stays open for its bytes. */
+        private final boolean upgradeRequested;
+        /** Set once the origin switched protocols: the connection is a byte pipe from then on. */
+        private UpgradeRelay upgraded;
+        /** The stream was opened without its end, for an upgrade the origin may decline. */
+        private boolean openForUpgrade;
         /** The origin's declared body length, or -1 (none, or a bodyless answer); and what came. */
         private long declaredLength = -1;
         private long bodyReceived;
@@ -285,6 +291,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             this.requestHasBody = HttpUtil.isTransferEncodingChunked(request)
                     || HttpUtil.getContentLength(request, 0L) > 0;
             this.requestDone = !requestHasBody;
+            this.upgradeRequested = !requestHasBody && RequestHead.upgradeOf(request) != null;
             this.keepAlive = HttpUtil.isKeepAlive(request);
             if (requestDone) {
                 timeouts.requestComplete();
@@ -354,9 +361,12 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             if (forwarded == null) {
                 String client = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().getHostAddress();
                 forwarded = ClientRequests.forwarded(request, client, scheme, px.config().trustForwardedFor());
-                forwarded.headers().remove(HttpHeaderNames.UPGRADE); // not carried yet
             }
-            session.open(new RequestHead(forwarded, scheme), 3, !requestHasBody, new Attempt(attempt)).whenComplete((s, e) ->
+            // An upgrade travels only to an origin that said it carries one (a legacy one never
+            // sees the Upgrade header); its stream stays open for the client's bytes.
+            openForUpgrade = upgradeRequested && session.supportsUpgrade();
+            session.open(new RequestHead(forwarded, scheme), 3, !requestHasBody && !openForUpgrade,
+                    new Attempt(attempt)).whenComplete((s, e) ->
                     ctx.executor().execute(() -> opened(attempt, session, s, e)));
         }
 
@@ -459,6 +469,12 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         }
 
         private void send(HttpContent c) {
+            if (openForUpgrade) {
+                // An upgrade request has no body: its end is not the stream's, which stays open
+                // for the client's bytes after a 101 (or is ended when the origin declines).
+                c.release();
+                return;
+            }
             boolean last = c instanceof LastHttpContent;
             ByteBuf data = c.content();
             if (data.isReadable()) {
@@ -500,7 +516,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             @Override
             public void onData(TunnelStream s, ByteBuf data, boolean endOfStream) {
                 ctx.executor().execute(() -> {
-                    if (attempt == attempts && adopt(s, true)) {
+                    if (attempt == attempts && upgraded != null && stream == s) {
+                        upgraded.data(data, endOfStream);
+                    } else if (attempt == attempts && adopt(s, true)) {
                         data(s, data, endOfStream);
                     } else {
                         int n = data.readableBytes();
@@ -513,7 +531,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             @Override
             public void onWritabilityChanged(TunnelStream s) {
                 ctx.executor().execute(() -> {
-                    if (attempt == attempts && !requestDone && !finished && stream == s && s.isWritable()) {
+                    if (attempt == attempts && upgraded != null && stream == s) {
+                        upgraded.writable();
+                    } else if (attempt == attempts && !requestDone && !finished && stream == s && s.isWritable()) {
                         readBodyOrWait();
                     }
                 });
@@ -521,9 +541,12 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
 
             @Override
             public void onClosed(TunnelStream s, StreamClosedException cause) {
-                if (cause != null) {
+                if (cause != null || upgraded != null) {
                     ctx.executor().execute(() -> {
-                        if (attempt == attempts && (stream == s || stream == null && !finished && !gone)) {
+                        if (attempt == attempts && upgraded != null && stream == s) {
+                            upgraded.closed(cause);
+                        } else if (cause != null && attempt == attempts
+                                && (stream == s || stream == null && !finished && !gone)) {
                             stream = s;
                             streamFailed(s, cause);
                         }
@@ -560,7 +583,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             }
             HttpResponse r;
             try {
-                r = OriginResponses.head(head);
+                r = OriginResponses.head(head, openForUpgrade);
             } catch (IllegalArgumentException e) {
                 stream.reset(StreamError.PROTOCOL_ERROR);
                 log.info("origin stream {} sent an invalid response: {}", stream.id(), e.getMessage());
@@ -568,6 +591,14 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             int code = r.status().code();
+            if (code == 101) {
+                switchProtocols(r, fin);
+                return;
+            }
+            if (openForUpgrade) {
+                openForUpgrade = false;
+                stream.sendData(Unpooled.EMPTY_BUFFER, true); // the upgrade was declined: the request ends here
+            }
             responseBodyless = headRequest || code == 204 || code == 304;
             if (fin && !responseBodyless && OriginResponses.declaredLength(r) > 0) {
                 fail(HttpResponseStatus.BAD_GATEWAY, "origin declared a body of "
@@ -599,6 +630,30 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             } else {
                 flushLater();
             }
+        }
+
+        /**
+         * The origin switched protocols: the 101 goes to the client and the connection becomes a
+         * byte pipe through this stream ({@link UpgradeRelay}); no further request is read on it.
+         */
+        private void switchProtocols(HttpResponse r, boolean fin) {
+            if (fin) {
+                fail(HttpResponseStatus.BAD_GATEWAY, "origin switched protocols and closed the stream at once");
+                return;
+            }
+            cancelTimeout();
+            responseStarted = true;
+            finished = true;
+            noMoreRequests = true;
+            ended(); // not a request in flight any more: graceful shutdown does not wait for it
+            if (current == this) {
+                current = null;
+            }
+            Object held;
+            while ((held = pipelined.poll()) != null) {
+                ReferenceCountUtil.release(held); // bytes after an upgrade request belong to no request
+            }
+            upgraded = UpgradeRelay.takeOver(ctx.channel(), stream, r, px.stats()::connectionClosed);
         }
 
         private void data(TunnelStream s, ByteBuf data, boolean fin) {

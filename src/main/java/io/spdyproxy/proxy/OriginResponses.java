@@ -3,6 +3,7 @@ package io.spdyproxy.proxy;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -36,7 +37,17 @@ final class OriginResponses {
      * and a cache merging the 304 would relabel the file; the original proxy dropped it too).
      */
     static HttpResponse head(ResponseHead head) {
-        HttpResponseStatus status = status(head.status());
+        return head(head, false);
+    }
+
+    /**
+     * As {@link #head(ResponseHead)}; when {@code upgradeRequested} (the client asked to switch
+     * protocols and the stream was left open for it) a {@code 101} is allowed too, and keeps the
+     * {@code Upgrade} field the app answered with, with {@code Connection: upgrade}.
+     */
+    static HttpResponse head(ResponseHead head, boolean upgradeRequested) {
+        HttpResponseStatus status = status(head.status(), upgradeRequested);
+        String upgrade = null;
         HttpHeaders out = new DefaultHttpHeaders();
         String length = null;
         for (Map.Entry<String, String> e : head.headers()) {
@@ -50,12 +61,21 @@ final class OriginResponses {
             String lower = name.toLowerCase(Locale.ROOT);
             switch (lower) {
                 case "content-length" -> length = contentLength(length, value);
-                case "transfer-encoding", "connection", "keep-alive", "proxy-connection", "upgrade", "te",
+                case "upgrade" -> upgrade = value;
+                case "transfer-encoding", "connection", "keep-alive", "proxy-connection", "te",
                         "trailer", "host" -> { } // hop-by-hop (SPDY/3 section 3.2.2): the proxy frames the reply
                 default -> out.add(name, value);
             }
         }
         int code = status.code();
+        if (code == 101) {
+            if (upgrade == null) {
+                throw new IllegalArgumentException("101 without an upgrade header");
+            }
+            out.set(HttpHeaderNames.UPGRADE, upgrade);
+            out.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+            return new DefaultHttpResponse(HttpVersion.HTTP_1_1, status, out);
+        }
         if (code == 304) {
             out.remove(HttpHeaderNames.CONTENT_TYPE);
         }
@@ -93,7 +113,7 @@ final class OriginResponses {
     }
 
     /** {@code :status} as "200" or "200 OK"; SPDY carries no interim (1xx) responses. */
-    private static HttpResponseStatus status(String status) {
+    private static HttpResponseStatus status(String status, boolean upgradeRequested) {
         if (status == null || status.isEmpty()) {
             throw new IllegalArgumentException("missing :status header");
         }
@@ -104,7 +124,7 @@ final class OriginResponses {
             throw new IllegalArgumentException(":status: " + printable(s) + " (expected: a 3-digit code)");
         }
         int code = Integer.parseInt(digits);
-        if (code < 200 || code > 599) {
+        if ((code < 200 || code > 599) && !(code == 101 && upgradeRequested)) {
             throw new IllegalArgumentException(":status: " + code + " (expected: 200 to 599)");
         }
         if (space < 0) {
