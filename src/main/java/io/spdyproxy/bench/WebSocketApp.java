@@ -1,8 +1,10 @@
 package io.spdyproxy.bench;
 
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
@@ -51,10 +53,12 @@ public final class WebSocketApp implements AutoCloseable {
     private final Counters counters = new Counters();
     private final SseSubscribers sse = new SseSubscribers();
 
-    private WebSocketApp(EventLoopGroup group, boolean ownGroup, InetSocketAddress bind) throws InterruptedException {
+    private WebSocketApp(EventLoopGroup group, boolean ownGroup, InetSocketAddress bind, ByteBufAllocator alloc)
+            throws InterruptedException {
         this.group = group;
         this.ownGroup = ownGroup;
         this.server = new ServerBootstrap().group(group).channel(Transport.serverChannel())
+                .childOption(ChannelOption.ALLOCATOR, alloc)
                 .childHandler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
@@ -67,12 +71,22 @@ public final class WebSocketApp implements AutoCloseable {
 
     /** Starts the app on {@code host}, port 0, with its own single event loop. */
     public static WebSocketApp start(String host) throws InterruptedException {
-        return new WebSocketApp(Transport.newGroup(1, "ws-app"), true, new InetSocketAddress(host, 0));
+        return start(host, ByteBufAllocator.DEFAULT);
+    }
+
+    /**
+     * {@link #start(String)} with the connections' buffers from {@code alloc}. Tests pass one
+     * without leak tracking: at the paranoid level every access to a tracked buffer records a
+     * stack trace, and (un)masking a frame reads and writes it 8 bytes at a time, which makes a
+     * 100 MiB message take minutes in the harness instead of a second.
+     */
+    public static WebSocketApp start(String host, ByteBufAllocator alloc) throws InterruptedException {
+        return new WebSocketApp(Transport.newGroup(1, "ws-app"), true, new InetSocketAddress(host, 0), alloc);
     }
 
     /** Starts the app on {@code bind} on loops of {@code group}, which the caller owns. */
     public static WebSocketApp start(InetSocketAddress bind, EventLoopGroup group) throws InterruptedException {
-        return new WebSocketApp(group, false, bind);
+        return new WebSocketApp(group, false, bind, ByteBufAllocator.DEFAULT);
     }
 
     public int port() {
