@@ -94,6 +94,7 @@ public final class WebSocketTestClient implements AutoCloseable {
 
     private final Channel channel;
     private final BlockingQueue<Message> messages = new LinkedBlockingQueue<>();
+    private final BlockingQueue<byte[]> pongs = new LinkedBlockingQueue<>();
     private final CompletableFuture<CloseStatus> closed = new CompletableFuture<>();
     private final AtomicLong bytesReceived = new AtomicLong();
     private volatile boolean closeSent;
@@ -204,6 +205,15 @@ public final class WebSocketTestClient implements AutoCloseable {
         return m;
     }
 
+    /** The payload of the next pong; fails if none comes within {@code guard}. */
+    public byte[] nextPong(Duration guard) throws InterruptedException {
+        byte[] p = pongs.poll(guard.toMillis(), TimeUnit.MILLISECONDS);
+        if (p == null) {
+            throw new AssertionError("no pong within " + guard + " (closed: " + closed.getNow(null) + ")");
+        }
+        return p;
+    }
+
     /** The next message if one is queued, else null. */
     public Message poll() {
         return messages.poll();
@@ -306,6 +316,8 @@ public final class WebSocketTestClient implements AutoCloseable {
                 }
             } else if (frame instanceof PingWebSocketFrame ping) {
                 ctx.writeAndFlush(new PongWebSocketFrame(ping.content().retain()));
+            } else if (frame instanceof PongWebSocketFrame pong) {
+                client.pongs.add(ByteBufUtil.getBytes(pong.content()));
             } else if (frame instanceof TextWebSocketFrame || frame instanceof BinaryWebSocketFrame) {
                 client.bytesReceived.addAndGet(frame.content().readableBytes());
                 client.messages.add(new Message(frame instanceof TextWebSocketFrame,

@@ -83,6 +83,11 @@ class WebSocketAppDirectTest {
         }
 
         @Test
+        void aPingGetsItsPong() throws Exception {
+            cases.pingGetsItsPong(t);
+        }
+
+        @Test
         void closeByTheClientComesBackWithItsCode() throws Exception {
             cases.closeByClient(t);
         }
@@ -177,6 +182,7 @@ class WebSocketAppDirectTest {
 
         @Test
         void nettyClientGetsCloseCodesAndTheAbnormalClose() throws Exception {
+            cases.pingGetsItsPong(t);
             cases.closeByClient(t);
             cases.closeByServer(t);
             cases.appDies(t);

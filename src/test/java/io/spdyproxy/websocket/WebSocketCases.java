@@ -98,6 +98,16 @@ final class WebSocketCases {
         }
     }
 
+    /** A ping crosses to the app and its pong comes back with the same payload (RFC 6455 section 5.5.3). */
+    void pingGetsItsPong(Target t) throws Exception {
+        try (WebSocketTestClient c = connect(t, "/echo")) {
+            byte[] payload = "are you there?".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            c.ping(payload);
+            assertThat(c.nextPong(GUARD)).as("pong payload (%s)", t).isEqualTo(payload);
+            closeNormally(c);
+        }
+    }
+
     void closeByClient(Target t) throws Exception {
         try (WebSocketTestClient c = connect(t, "/echo")) {
             c.close(4000, "bye");
