@@ -17,6 +17,7 @@ const { WebSocketServer } = require('ws')
 
 const MAX_MESSAGE = 128 * 1024 * 1024
 const FLOOD_MESSAGE = 16 * 1024
+const MODES = ['/echo', '/flood', '/close', '/die']
 
 const report = { upgrades: 0, maxOpen: 0, messages: 0, floodBytes: 0, errors: [] }
 let open = 0
@@ -33,6 +34,9 @@ const server = http.createServer((req, res) => {
     res.flushHeaders()
     streams.add(res)
     res.on('close', () => streams.delete(res))
+  } else if (MODES.includes(new URL(req.url, 'http://app').pathname)) {
+    res.writeHead(400, { 'content-type': 'text/plain' })
+    res.end(req.url + ' is a WebSocket endpoint: send an upgrade\n')
   } else {
     res.writeHead(404, { 'content-type': 'text/plain' })
     res.end('no such mode: ' + req.url + '\n')
@@ -42,7 +46,7 @@ const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE, perMe
 
 server.on('upgrade', (req, socket, head) => {
   const url = new URL(req.url, 'http://app')
-  if (!['/echo', '/flood', '/close', '/die'].includes(url.pathname)) {
+  if (!MODES.includes(url.pathname)) {
     socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n')
     return
   }

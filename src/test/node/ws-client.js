@@ -125,9 +125,10 @@ const cases = {
 
   die () {
     const ws = connect('/die')
-    ws.on('error', () => {}) // the abrupt end is the point; 'close' reports it
-    ws.on('open', () => ws.send('first'))
-    ws.on('close', (code) => finish({ ok: code === 1006, code }))
+    let opened = false
+    ws.on('error', (e) => { if (!opened) fail(e) }) // after the handshake the abrupt end is the point
+    ws.on('open', () => { opened = true; ws.send('first') })
+    ws.on('close', (code) => finish({ ok: opened && code === 1006, opened, code }))
   }
 }
 
