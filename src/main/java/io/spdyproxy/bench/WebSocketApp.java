@@ -28,6 +28,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>{@code /flood}: binary messages of {@link #FLOOD_MESSAGE} bytes for ever, written only
  *       while the channel is writable (bounded memory whatever the reader does); see {@link
  *       #floodStalled()}.
+ *   <li>{@code /sink}: binary data counted and dropped; a text message is answered with the count
+ *       of bytes received so far (upload throughput).
  *   <li>{@code /close?code=4001&reason=x}: a close frame with that code and reason right after
  *       the handshake, then the TCP close (RFC 6455 section 7.1.1: the server closes first).
  *   <li>{@code /die}: the TCP connection closed without a close frame after the first message

@@ -28,7 +28,7 @@ import java.util.List;
  * <p>Threading: one instance per connection, confined to its event loop.
  */
 final class WebSocketAppRouter extends SimpleChannelInboundHandler<FullHttpRequest> {
-    private static final List<String> MODES = List.of("/echo", "/flood", "/close", "/die");
+    private static final List<String> MODES = List.of("/echo", "/flood", "/sink", "/close", "/die");
 
     private final WebSocketApp.Counters counters;
     private final SseSubscribers sse;
@@ -67,6 +67,7 @@ final class WebSocketAppRouter extends SimpleChannelInboundHandler<FullHttpReque
             case "/echo" -> new EchoFrames(handshaker, false);
             case "/die" -> new EchoFrames(handshaker, true);
             case "/flood" -> new FloodFrames(handshaker, counters);
+            case "/sink" -> new SinkFrames(handshaker);
             default -> null; // /close: no handler, the close frame goes out once the 101 is written
         };
         // Frames can only come after the client read the 101, which this same task writes: the
