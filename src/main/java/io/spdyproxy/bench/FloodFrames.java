@@ -18,8 +18,8 @@ import java.util.concurrent.TimeUnit;
  * reordered. Incoming frames are dropped, except a close frame, which is answered.
  *
  * <p>When the channel stays unwritable with no write completing for {@link WebSocketApp#STALL},
- * the flood counts as stalled (the reader's back-pressure reached the app) and {@link
- * WebSocketApp#floodStalled()} completes with the bytes this connection had written.
+ * the flood counts as stalled (the reader's back-pressure reached the app) and the future of
+ * {@link WebSocketApp#nextFloodStall()} completes with the bytes this connection had written.
  *
  * <p>Threading: one instance per connection, confined to its event loop.
  */
@@ -75,7 +75,7 @@ final class FloodFrames extends ChannelInboundHandlerAdapter {
                 return;
             }
             if (written == before) {
-                counters.floodStalled.complete(written);
+                counters.floodStall.get().complete(written);
             } else {
                 scheduleStallCheck();
             }

@@ -27,7 +27,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *       at most one frame plus the channel's high-water mark per connection.
  *   <li>{@code /flood}: binary messages of {@link #FLOOD_MESSAGE} bytes for ever, written only
  *       while the channel is writable (bounded memory whatever the reader does); see {@link
- *       #floodStalled()}.
+ *       #nextFloodStall()}.
  *   <li>{@code /sink}: binary data counted and dropped; a text message is answered with the count
  *       of bytes received so far (upload throughput).
  *   <li>{@code /close?code=4001&reason=x}: a close frame with that code and reason right after
@@ -111,12 +111,15 @@ public final class WebSocketApp implements AutoCloseable {
     }
 
     /**
-     * Completes the first time a {@code /flood} connection made no progress for {@link #STALL}
+     * Completes the next time a {@code /flood} connection has made no progress for {@link #STALL}
      * while not writable, with the bytes that connection had written by then: the reader's
-     * back-pressure reached the app.
+     * back-pressure reached the app. Call it before the reader stops; each call replaces the
+     * previous waiter.
      */
-    public CompletableFuture<Long> floodStalled() {
-        return counters.floodStalled;
+    public CompletableFuture<Long> nextFloodStall() {
+        CompletableFuture<Long> f = new CompletableFuture<>();
+        counters.floodStall.set(f);
+        return f;
     }
 
     /** Completes when the {@code n}-th {@code /events} subscriber has its response head written. */
@@ -147,7 +150,8 @@ public final class WebSocketApp implements AutoCloseable {
         final AtomicInteger open = new AtomicInteger();
         final AtomicInteger maxOpen = new AtomicInteger();
         final AtomicLong floodWritten = new AtomicLong();
-        final CompletableFuture<Long> floodStalled = new CompletableFuture<>();
+        final java.util.concurrent.atomic.AtomicReference<CompletableFuture<Long>> floodStall =
+                new java.util.concurrent.atomic.AtomicReference<>(new CompletableFuture<>());
         final java.util.Set<Channel> channels = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
         void opened(Channel ch) {

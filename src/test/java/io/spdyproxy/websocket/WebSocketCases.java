@@ -141,8 +141,9 @@ final class WebSocketCases {
     long slowReader(Target t, WebSocketApp app, long maxInFlight) throws Exception {
         try (WebSocketTestClient c = connect(t, "/flood")) {
             c.next(GUARD); // the flood is on
+            CompletableFuture<Long> stall = app.nextFloodStall();
             c.pauseReading();
-            long stalledAt = app.floodStalled().get(GUARD.toMillis(), TimeUnit.MILLISECONDS);
+            long stalledAt = stall.get(GUARD.toMillis(), TimeUnit.MILLISECONDS);
             long inFlight = stalledAt - c.bytesReceived();
             assertThat(inFlight).as("bytes the app wrote beyond what the stopped client read (%s)", t)
                     .isLessThanOrEqualTo(maxInFlight);
