@@ -59,59 +59,16 @@ final class BenchWebSocket {
         new Bootstrap().group(group).channel(Transport.socketChannel())
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(512 * 1024, 1024 * 1024))
                 .handler(new ChannelInitializer<Channel>() {
-            @Override
-            protected void initChannel(Channel ch) {
-                BenchWebSocket socket = new BenchWebSocket(ch);
-                ch.pipeline().addLast(new HttpClientCodec(), new HttpObjectAggregator(64 * 1024),
-                        new SimpleChannelInboundHandler<FullHttpResponse>() {
-                            @Override
-                            public void channelActive(ChannelHandlerContext ctx) {
-                                handshaker.handshake(ctx.channel());
-                            }
-
-                            @Override
-                            protected void channelRead0(ChannelHandlerContext ctx, FullHttpResponse r) {
-                                try {
-                                    handshaker.finishHandshake(ctx.channel(), r);
-                                } catch (RuntimeException e) {
-                                    result.completeExceptionally(new IllegalStateException("upgrade refused: "
-                                            + r.status() + " " + r.content().toString(StandardCharsets.UTF_8).trim()));
-                                    ctx.close();
-                                    return;
-                                }
-                                ctx.pipeline().replace(this, "frames", new SimpleChannelInboundHandler<WebSocketFrame>() {
-                                    @Override
-                                    protected void channelRead0(ChannelHandlerContext c, WebSocketFrame f) {
-                                        socket.listener.accept(f);
-                                    }
-
-                                    @Override
-                                    public void channelWritabilityChanged(ChannelHandlerContext c) {
-                                        if (c.channel().isWritable()) {
-                                            socket.onWritable.run();
-                                        }
-                                    }
-                                });
-                                result.complete(socket);
-                            }
-
-                            @Override
-                            public void channelInactive(ChannelHandlerContext ctx) {
-                                result.completeExceptionally(new IllegalStateException("closed before the 101"));
-                            }
-
-                            @Override
-                            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-                                result.completeExceptionally(cause);
-                                ctx.close();
-                            }
-                        });
-            }
-        }).connect(uri.getHost(), uri.getPort()).addListener(f -> {
-            if (!f.isSuccess()) {
-                result.completeExceptionally(f.cause());
-            }
-        });
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast(new HttpClientCodec(), new HttpObjectAggregator(64 * 1024),
+                                new Handshake(handshaker, new BenchWebSocket(ch), result));
+                    }
+                }).connect(uri.getHost(), uri.getPort()).addListener(f -> {
+                    if (!f.isSuccess()) {
+                        result.completeExceptionally(f.cause());
+                    }
+                });
         return result;
     }
 
@@ -195,5 +152,75 @@ final class BenchWebSocket {
 
     private void failOnClose(CompletableFuture<?> f) {
         channel.closeFuture().addListener(c -> f.completeExceptionally(new IllegalStateException("connection closed")));
+    }
+
+    /** The opening handshake; on the 101 the pipeline switches to {@link Frames}. */
+    private static final class Handshake extends SimpleChannelInboundHandler<FullHttpResponse> {
+        private final WebSocketClientHandshaker handshaker;
+        private final BenchWebSocket socket;
+        private final CompletableFuture<BenchWebSocket> result;
+
+        Handshake(WebSocketClientHandshaker handshaker, BenchWebSocket socket,
+                CompletableFuture<BenchWebSocket> result) {
+            this.handshaker = handshaker;
+            this.socket = socket;
+            this.result = result;
+        }
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            handshaker.handshake(ctx.channel());
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, FullHttpResponse r) {
+            try {
+                handshaker.finishHandshake(ctx.channel(), r);
+            } catch (RuntimeException e) {
+                result.completeExceptionally(new IllegalStateException("upgrade refused: " + r.status() + " "
+                        + r.content().toString(StandardCharsets.UTF_8).trim()));
+                ctx.close();
+                return;
+            }
+            ctx.pipeline().replace(this, "frames", new Frames(socket));
+            result.complete(socket);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            result.completeExceptionally(new IllegalStateException("closed before the 101"));
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            result.completeExceptionally(cause);
+            ctx.close();
+        }
+    }
+
+    /** Frames to the socket's current listener; writability to its current producer. */
+    private static final class Frames extends SimpleChannelInboundHandler<WebSocketFrame> {
+        private final BenchWebSocket socket;
+
+        Frames(BenchWebSocket socket) {
+            this.socket = socket;
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, WebSocketFrame f) {
+            socket.listener.accept(f);
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            if (ctx.channel().isWritable()) {
+                socket.onWritable.run();
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
     }
 }

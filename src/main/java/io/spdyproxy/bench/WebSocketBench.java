@@ -105,8 +105,9 @@ public final class WebSocketBench {
         }
         results.put("websocket", Map.of("direct", d, "tunnel", t));
         String fail = failure == null ? null : "failed";
-        row(table, "WebSocket echo round trip, 1 conn, " + ECHO_SIZE + " B (direct: the app): p50 (µs)", d, t, "rtt_p50_us", fail);
-        row(table, "WebSocket echo round trip, 1 conn, " + ECHO_SIZE + " B: p99 (µs)", d, t, "rtt_p99_us", fail);
+        String rtt = "WebSocket echo round trip, 1 conn, " + ECHO_SIZE + " B";
+        row(table, rtt + " (direct: the app): p50 (µs)", d, t, "rtt_p50_us", fail);
+        row(table, rtt + ": p99 (µs)", d, t, "rtt_p99_us", fail);
         row(table, "WebSocket " + (bytes >> 20) + " MiB app → client: MB/s", d, t, "download_MBps", fail);
         row(table, "WebSocket " + (bytes >> 20) + " MiB client → app: MB/s", d, t, "upload_MBps", fail);
         Object perIdle = t.get("proxy_heap_per_idle_websocket_bytes");
@@ -161,8 +162,8 @@ public final class WebSocketBench {
             }
             long after = proxyHeapAfterGc();
             double per = (after - before) / (double) n;
-            out.printf(Locale.ROOT, "  websocket: %d idle through the tunnel, proxy heap %d → %d KiB: %.1f KiB each%n",
-                    n, before >> 10, after >> 10, per / 1024);
+            out.printf(Locale.ROOT, "  websocket: %d idle through the tunnel, proxy heap %d → %d KiB: "
+                    + "%.1f KiB each%n", n, before >> 10, after >> 10, per / 1024);
             return per;
         } finally {
             open.forEach(BenchWebSocket::close);
