@@ -57,7 +57,8 @@ public final class TunnelBench {
             int idleStreams, int originProcesses, int tunnelsPerProcess, boolean quick, Set<String> only) {
 
         /** The scenario names {@code --only} accepts. */
-        public static final List<String> SCENARIOS = List.of("small", "transfers", "storm", "idle", "origins");
+        public static final List<String> SCENARIOS = List.of("small", "transfers", "storm", "idle", "websocket",
+                "origins");
 
         public static Options full(Path jar, Path work, Path results) {
             return new Options(jar, work, results, 10, 1L << 30, Integer.getInteger("bench.slowClients", 1000),
@@ -138,6 +139,12 @@ public final class TunnelBench {
             }
             if (o.only().contains("idle")) {
                 idleStreams();
+            }
+            if (o.only().contains("websocket")) { // before "origins", which restarts the proxy
+                WebSocketBench.run(new WebSocketBench.Bed(httpPort, () -> proxy.pid(), (name, args) -> {
+                    startOrigin(name, args);
+                    awaitTunnels(4);
+                }), "bench", o.quick(), out, results, table);
             }
             if (o.only().contains("origins")) {
                 manyOrigins();
@@ -546,7 +553,8 @@ public final class TunnelBench {
         List<String> cmd = java("proxy", "--bind", "127.0.0.1", "--port", String.valueOf(httpPort),
                 "--tunnel-port", String.valueOf(tunnelPort), "--admin-port", String.valueOf(adminPort),
                 "--domain", "bench", "--default-tunnel", "files", "--token", "files=" + TOKEN,
-                "--token", "upstream=" + TOKEN, "--token", "sink=" + TOKEN, "--data-dir",
+                "--token", "upstream=" + TOKEN, "--token", "sink=" + TOKEN,
+                "--token", WebSocketBench.TUNNEL + "=" + TOKEN, "--data-dir",
                 o.work().resolve("proxy-data").toString(), "--response-timeout", "300s",
                 // The idle-streams scenario holds request bodies open on purpose.
                 "--idle-timeout", "600s");
