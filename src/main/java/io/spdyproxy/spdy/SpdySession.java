@@ -324,8 +324,7 @@ public final class SpdySession {
         nextLocalStreamId += 2;
         SpdyStream stream = new SpdyStream(this, id, priority, initialSendWindow(),
                 config.effectiveStreamWindow());
-        stream.listener = streamListener;
-        stream.headersSent = true;
+        stream.attach(streamListener);
         streams.put(id, stream);
         localActive++;
         activeStreamCount = streams.size();
@@ -333,8 +332,7 @@ public final class SpdySession {
         write(storedHeaders != null ? storedHeaders.synStream(ctx.alloc(), id, priority, endOfStream, headers)
                 : withHeaders(new DefaultSpdySynStreamFrame(id, 0, priority, false), headers, endOfStream));
         if (endOfStream) {
-            stream.endQueued = true;
-            stream.state = SpdyStream.State.HALF_CLOSED_LOCAL;
+            stream.localEnded(); // from OPEN: half-closed, never closed
         }
         if (!streamIdsLowSignalled && remainingStreamIds() < config.streamIdsLowWatermark()) {
             streamIdsLowSignalled = true;
@@ -374,7 +372,7 @@ public final class SpdySession {
     }
 
     void sendHeaders(SpdyStream stream, SpdyHeaders headers, boolean endOfStream) {
-        if (!stream.canSendLocal() || stream.endQueued) {
+        if (!stream.acceptsOutbound()) {
             return; // reset or already ended: nothing to say any more
         }
         String bad = HeaderLimits.invalid(headers, config.maxHeaderBlockSize());
@@ -383,13 +381,12 @@ public final class SpdySession {
             resetStream(stream, SpdyError.INTERNAL_ERROR, bad);
             return;
         }
-        if (!stream.headersSent) {
+        if (stream.replyPending()) {
             // The reply to a stream the peer opened (SPDY/3 section 2.6.2).
-            stream.headersSent = true;
+            stream.replySent();
             write(storedHeaders != null ? storedHeaders.synReply(ctx.alloc(), stream.id(), endOfStream, headers)
                     : withHeaders(new DefaultSpdySynReplyFrame(stream.id(), false), headers, endOfStream));
             if (endOfStream) {
-                stream.endQueued = true;
                 localEnded(stream);
             }
             return;
@@ -401,36 +398,33 @@ public final class SpdySession {
             }
             return;
         }
-        stream.endQueued = endOfStream;
-        stream.queue.add(new SpdyStream.Pending(headers, endOfStream));
+        stream.enqueue(headers, endOfStream);
         schedule(stream);
         writePending();
     }
 
     void sendData(SpdyStream stream, ByteBuf data, boolean endOfStream) {
-        if (!stream.canSendLocal() || stream.endQueued) {
+        if (!stream.acceptsOutbound()) {
             stream.dequeued(data.readableBytes());
             data.release();
             budget.wakeIfOpen();
             return;
         }
-        if (!stream.headersSent) {
+        if (stream.replyPending()) {
             stream.dequeued(data.readableBytes());
             data.release();
             resetStream(stream, SpdyError.INTERNAL_ERROR, "data sent before the reply headers");
             budget.wakeIfOpen();
             return;
         }
-        stream.endQueued = endOfStream;
-        stream.queue.add(new SpdyStream.Pending(data, endOfStream));
+        stream.enqueue(data, endOfStream);
         schedule(stream);
         writePending();
         budget.wakeIfOpen();
     }
 
     private void schedule(SpdyStream stream) {
-        if (stream.scheduling == SpdyStream.Scheduling.IDLE) {
-            stream.scheduling = SpdyStream.Scheduling.READY;
+        if (stream.markReady()) {
             scheduler.add(stream);
         }
     }
@@ -447,16 +441,16 @@ public final class SpdySession {
         try {
             SpdyStream s;
             while (channel.isWritable() && (s = scheduler.poll()) != null) {
-                s.scheduling = SpdyStream.Scheduling.IDLE;
+                s.markIdle();
                 if (!s.canSendLocal()) {
                     continue;
                 }
-                SpdyStream.Pending head = s.queue.peek();
+                SpdyStream.Pending head = s.peekQueued();
                 if (head == null) {
                     continue;
                 }
                 if (head.payload() instanceof SpdyHeaders h) {
-                    s.queue.poll();
+                    s.dropQueuedHead();
                     write(storedHeaders != null ? storedHeaders.headers(ctx.alloc(), s.id(), head.endOfStream(), h)
                             : withHeaders(new DefaultSpdyHeadersFrame(s.id(), false), h, head.endOfStream()));
                     if (head.endOfStream()) {
@@ -466,12 +460,12 @@ public final class SpdySession {
                 } else {
                     ByteBuf data = (ByteBuf) head.payload();
                     int len = data.readableBytes();
-                    int window = (int) Math.min(sendOverrun.room(s.sendWindow),
+                    int window = (int) Math.min(sendOverrun.room(s.sendWindow()),
                             config.sessionFlowControl() ? sessionSendWindow : MAX_WINDOW);
                     if (len > 0 && window <= 0) {
-                        if (sendOverrun.ownRoom(s.sendWindow) > 0) {
+                        if (sendOverrun.ownRoom(s.sendWindow()) > 0) {
                             // The stream has window, the session (or the legacy allowance) not.
-                            s.scheduling = SpdyStream.Scheduling.SESSION_BLOCKED;
+                            s.markSessionBlocked();
                             sessionBlocked.add(s);
                         }
                         continue; // else parked until the stream's WINDOW_UPDATE
@@ -481,24 +475,19 @@ public final class SpdySession {
                     boolean last = n == len;
                     ByteBuf payload = last ? data : data.readRetainedSlice(n);
                     if (last) {
-                        s.queue.poll();
+                        s.dropQueuedHead();
                     }
                     boolean fin = last && head.endOfStream();
                     writeDataFrame(s.id(), payload, fin);
-                    sendOverrun.moved(s.sendWindow, s.sendWindow - n);
-                    s.sendWindow -= n;
                     sessionSendWindow -= n;
-                    s.bytesSent += n;
                     dataBytesSent += n;
-                    s.dequeued(n);
-                    s.windowChanged();
-                    s.notifyWritability();
+                    s.dataSent(n, sendOverrun);
                     if (fin) {
                         localEnded(s);
                         continue;
                     }
                 }
-                if (!s.queue.isEmpty() && s.canSendLocal()) {
+                if (s.hasQueued() && s.canSendLocal()) {
                     schedule(s);
                 }
             }
@@ -521,17 +510,13 @@ public final class SpdySession {
     }
 
     private void localEnded(SpdyStream s) {
-        if (s.state == SpdyStream.State.OPEN) {
-            s.state = SpdyStream.State.HALF_CLOSED_LOCAL;
-        } else if (s.state == SpdyStream.State.HALF_CLOSED_REMOTE) {
+        if (s.localEnded()) {
             removeStream(s, null);
         }
     }
 
     private void remoteEnded(SpdyStream s) {
-        if (s.state == SpdyStream.State.OPEN) {
-            s.state = SpdyStream.State.HALF_CLOSED_REMOTE;
-        } else if (s.state == SpdyStream.State.HALF_CLOSED_LOCAL) {
+        if (s.remoteEnded()) {
             removeStream(s, null);
         }
     }
@@ -540,20 +525,15 @@ public final class SpdySession {
         if (state == State.CLOSED) {
             return;
         }
-        if (stream == null || !stream.sessionCreditReturned) {
-            if (stream != null) {
-                stream.unconsumed = Math.max(0, stream.unconsumed - bytes);
-            }
+        if (stream == null || stream.consumed(bytes)) {
             sessionConsumed(bytes);
         }
-        if (stream != null && stream.canReceiveRemote() && !stream.remoteFin) {
-            stream.unackedConsumed += bytes;
-            if (stream.unackedConsumed >= stream.recvTarget / 2) {
-                int credit = stream.unackedConsumed + tuner.growth(stream);
-                recvOverrun.moved(stream.recvWindow, stream.recvWindow + credit);
-                stream.recvWindow += credit;
+        if (stream != null) {
+            int due = stream.windowCreditDue(bytes);
+            if (due > 0) {
+                int credit = due + tuner.growth(stream);
+                stream.windowGranted(credit, recvOverrun);
                 write(new DefaultSpdyWindowUpdateFrame(stream.id(), credit));
-                stream.unackedConsumed = 0;
             }
         }
     }
@@ -571,7 +551,7 @@ public final class SpdySession {
     }
 
     void resetStream(SpdyStream stream, SpdyError error, String why) {
-        if (stream.state == SpdyStream.State.CLOSED) {
+        if (stream.isClosed()) {
             return;
         }
         writeRst(stream.id(), error);
@@ -637,30 +617,19 @@ public final class SpdySession {
         }
     }
 
-    void fireWritabilityChanged(SpdyStream stream) {
-        SpdyStreamListener l = stream.listener;
-        if (l != null) {
-            try {
-                l.onWritabilityChanged(stream);
-            } catch (Exception e) {
-                listenerFailed(stream, e);
-            }
-        }
-    }
-
     private void removeStream(SpdyStream s, SpdyStreamException cause) {
-        if (s.state == SpdyStream.State.CLOSED && !streams.containsKey(s.id())) {
+        if (s.isClosed() && !streams.containsKey(s.id())) {
             return;
         }
-        s.state = SpdyStream.State.CLOSED;
+        s.markClosed();
         if (streams.remove(s.id()) != null) {
             if (s.isLocal()) {
                 localActive--;
             } else {
                 remoteActive--;
             }
-            recvOverrun.released(s.recvWindow);
-            if (sendOverrun.released(s.sendWindow) && !sessionBlocked.isEmpty()) {
+            recvOverrun.released(s.recvWindow());
+            if (sendOverrun.released(s.sendWindow()) && !sessionBlocked.isEmpty()) {
                 unblockSessionBlocked(); // its legacy allowance is free for the others
                 writePending();
             }
@@ -670,18 +639,14 @@ public final class SpdySession {
         tuner.released(s);
         s.releaseQueue();
         budget.wakeIfOpen();
-        if (!s.sessionCreditReturned) {
-            // Bytes delivered but never consumed would shrink the session window for good if the
-            // application forgets them once the stream is gone: return them now, and ignore later
-            // consume() calls for this stream at the session level.
-            s.sessionCreditReturned = true;
-            long owed = s.unconsumed;
-            s.unconsumed = 0;
-            if (state != State.CLOSED) {
-                sessionConsumed(owed);
-            }
+        // Bytes delivered but never consumed would shrink the session window for good if the
+        // application forgets them once the stream is gone: return them now, and ignore later
+        // consume() calls for this stream at the session level.
+        long owed = s.returnSessionCredit();
+        if (state != State.CLOSED) {
+            sessionConsumed(owed);
         }
-        SpdyStreamListener l = s.listener;
+        SpdyStreamListener l = s.listener();
         if (l != null) {
             try {
                 l.onClosed(s, cause);
@@ -694,7 +659,7 @@ public final class SpdySession {
         }
     }
 
-    private void listenerFailed(SpdyStream s, Exception e) {
+    void listenerFailed(SpdyStream s, Exception e) {
         log.warn("stream {} listener failed; resetting it", s.id(), e);
         resetStream(s, SpdyError.INTERNAL_ERROR, "listener failed: " + e);
     }
@@ -873,27 +838,23 @@ public final class SpdySession {
             resetStream(s, SpdyError.STREAM_ALREADY_CLOSED, "DATA after the peer's FIN");
             return;
         }
-        if (s.isLocal() && !s.headersReceived) {
+        if (s.awaitingReply()) {
             data.release();
             consume(null, len);
             resetStream(s, SpdyError.PROTOCOL_ERROR, "DATA before SYN_REPLY");
             return;
         }
-        if (len > recvOverrun.room(s.recvWindow)) {
+        if (len > recvOverrun.room(s.recvWindow())) {
             data.release();
             consume(null, len);
-            resetStream(s, SpdyError.FLOW_CONTROL_ERROR, len > recvOverrun.ownRoom(s.recvWindow)
-                    ? "stream window exceeded by " + (len - (long) s.recvWindow) + " bytes"
+            resetStream(s, SpdyError.FLOW_CONTROL_ERROR, len > recvOverrun.ownRoom(s.recvWindow())
+                    ? "stream window exceeded by " + (len - (long) s.recvWindow()) + " bytes"
                     : "legacy allowance of the session used up: " + recvOverrun.total() + " bytes past the windows");
             return;
         }
-        recvOverrun.moved(s.recvWindow, s.recvWindow - len);
-        s.recvWindow -= len;
-        s.bytesReceived += len;
-        s.unconsumed += len;
-        s.remoteFin = fin;
+        s.receivedData(len, fin, recvOverrun);
         try {
-            s.listener.onData(s, data, fin);
+            s.listener().onData(s, data, fin);
         } catch (Exception e) {
             listenerFailed(s, e);
             return;
@@ -949,7 +910,6 @@ public final class SpdySession {
         }
         SpdyStream s = new SpdyStream(this, id, f.priority(), initialSendWindow(),
                 config.effectiveStreamWindow());
-        s.headersReceived = true;
         streams.put(id, s);
         remoteActive++;
         activeStreamCount = streams.size();
@@ -965,11 +925,10 @@ public final class SpdySession {
             resetStream(s, SpdyError.REFUSED_STREAM, "refused by the application");
             return;
         }
-        s.listener = l;
+        s.attach(l);
         boolean fin = f.isLast();
         if (fin) {
-            s.state = SpdyStream.State.HALF_CLOSED_REMOTE;
-            s.remoteFin = true;
+            s.remoteEnded(); // from OPEN: half-closed, never closed
         }
         try {
             l.onHeaders(s, f.headers(), fin);
@@ -991,7 +950,7 @@ public final class SpdySession {
             resetStream(s, SpdyError.PROTOCOL_ERROR, "SYN_REPLY on a stream the peer opened");
             return;
         }
-        if (s.headersReceived) {
+        if (!s.awaitingReply()) {
             resetStream(s, SpdyError.STREAM_IN_USE, "second SYN_REPLY");
             return;
         }
@@ -1003,7 +962,7 @@ public final class SpdySession {
             resetStream(s, SpdyError.PROTOCOL_ERROR, "invalid or oversized reply headers");
             return;
         }
-        s.headersReceived = true;
+        s.replyReceived();
         deliverHeaders(s, f.headers(), f.isLast());
     }
 
@@ -1020,7 +979,7 @@ public final class SpdySession {
             resetStream(s, SpdyError.STREAM_ALREADY_CLOSED, "HEADERS after the peer's FIN");
             return;
         }
-        if (s.isLocal() && !s.headersReceived) {
+        if (s.awaitingReply()) {
             resetStream(s, SpdyError.PROTOCOL_ERROR, "HEADERS before SYN_REPLY");
             return;
         }
@@ -1032,9 +991,9 @@ public final class SpdySession {
     }
 
     private void deliverHeaders(SpdyStream s, SpdyHeaders headers, boolean fin) {
-        s.remoteFin = fin;
+        s.receivedHeaders(fin);
         try {
-            s.listener.onHeaders(s, headers, fin);
+            s.listener().onHeaders(s, headers, fin);
         } catch (Exception e) {
             listenerFailed(s, e);
             return;
@@ -1048,7 +1007,7 @@ public final class SpdySession {
     private void onRst(SpdyRstStreamFrame f) {
         SpdyStream s = streams.get(f.streamId());
         // Rapid reset is resetting a stream before its answer started; anything else is cheap.
-        boolean unanswered = s != null && (s.isLocal() ? !s.headersReceived : !s.headersSent);
+        boolean unanswered = s != null && s.isUnanswered();
         String abuse = unanswered ? guard.onLiveReset(framesSent) : guard.onStaleReset(framesSent);
         if (abuse != null) {
             sessionError(SpdyError.PROTOCOL_ERROR, abuse);
@@ -1058,7 +1017,7 @@ public final class SpdySession {
             return;
         }
         SpdyError error = SpdyError.ofRstCode(f.status().code());
-        boolean retryable = error == SpdyError.REFUSED_STREAM && s.isLocal() && !s.headersReceived;
+        boolean retryable = error == SpdyError.REFUSED_STREAM && s.awaitingReply();
         removeStream(s, new SpdyStreamException(error, retryable, false,
                 "stream reset by peer: " + f.status()));
     }
@@ -1079,15 +1038,11 @@ public final class SpdySession {
                 // SPDY/3 section 2.6.8: every open stream's window moves by the delta, and may go
                 // negative; a stream then waits until WINDOW_UPDATEs bring it above zero.
                 for (SpdyStream s : new ArrayList<>(streams.values())) {
-                    long w = (long) s.sendWindow + delta;
-                    if (w > MAX_WINDOW) {
+                    if (!s.moveSendWindow(delta, sendOverrun)) {
                         resetStream(s, SpdyError.FLOW_CONTROL_ERROR, "window overflow by SETTINGS");
                         continue;
                     }
-                    sendOverrun.moved(s.sendWindow, (int) w);
-                    s.sendWindow = (int) w;
-                    s.windowChanged();
-                    if (delta > 0 && !s.queue.isEmpty()) {
+                    if (delta > 0 && s.hasQueued()) {
                         schedule(s);
                     }
                     s.notifyWritability();
@@ -1163,15 +1118,11 @@ public final class SpdySession {
         if (s == null) {
             return; // for a stream that already ended: harmless (SPDY/3 section 2.6.8)
         }
-        long w = (long) s.sendWindow + delta;
-        if (w > MAX_WINDOW) {
+        if (!s.moveSendWindow(delta, sendOverrun)) {
             resetStream(s, SpdyError.FLOW_CONTROL_ERROR, "stream window overflow");
             return;
         }
-        sendOverrun.moved(s.sendWindow, (int) w);
-        s.sendWindow = (int) w;
-        s.windowChanged();
-        if (!s.queue.isEmpty()) {
+        if (s.hasQueued()) {
             schedule(s);
             writePending();
         }
@@ -1182,7 +1133,7 @@ public final class SpdySession {
     private void unblockSessionBlocked() {
         SpdyStream s;
         while ((s = sessionBlocked.poll()) != null) {
-            s.scheduling = SpdyStream.Scheduling.IDLE;
+            s.markIdle();
             schedule(s);
         }
     }

@@ -44,32 +44,37 @@ public final class SpdyStream {
     private final byte priority;
     private final boolean local;
 
-    SpdyStreamListener listener;
-    State state = State.OPEN;
-    Scheduling scheduling = Scheduling.IDLE;
-    boolean headersSent;
-    boolean headersReceived;
-    boolean remoteFin;
-    boolean endQueued;
-    int sendWindow;
-    int recvWindow;
+    // Loop-confined: changed only through the methods below, by the session's parts.
+    private SpdyStreamListener listener;
+    private State state = State.OPEN;
+    private Scheduling scheduling = Scheduling.IDLE;
+    /** Our SYN_STREAM (local stream) or SYN_REPLY (remote stream) went out. */
+    private boolean headersSent;
+    /** The peer's SYN_STREAM (remote stream) or SYN_REPLY (local stream) arrived. */
+    private boolean headersReceived;
+    /** The peer's FIN arrived (set before its delivery; the state follows once delivered). */
+    private boolean remoteFin;
+    /** Our FIN is queued or sent: nothing more may be queued. */
+    private boolean endQueued;
+    private int sendWindow;
+    private int recvWindow;
     /** The receive window this stream is granted in all: the initial one plus any growth. */
-    int recvTarget;
+    private int recvTarget;
     /** When the last WINDOW_UPDATE went out for this stream (0: none yet); paces growth. */
-    long lastCreditNanos;
-    int unackedConsumed;
+    private long lastCreditNanos;
+    private int unackedConsumed;
     /** Delivered to the listener and not yet consumed. */
-    long unconsumed;
-    boolean sessionCreditReturned;
-    final ArrayDeque<Pending> queue = new ArrayDeque<>(4);
+    private long unconsumed;
+    private boolean sessionCreditReturned;
+    private final ArrayDeque<Pending> queue = new ArrayDeque<>(4);
 
     private final AtomicLong queuedBytes = new AtomicLong();
     private final AtomicLong maxQueuedBytes = new AtomicLong();
     private volatile long writeLimit;
     /** Set by whoever made the stream unwritable; cleared (with a callback) when it drains. */
     private final AtomicBoolean unwritable = new AtomicBoolean();
-    volatile long bytesSent;
-    volatile long bytesReceived;
+    private volatile long bytesSent;
+    private volatile long bytesReceived;
 
     SpdyStream(SpdySession session, int id, byte priority, int sendWindow, int recvWindow) {
         this.session = session;
@@ -80,6 +85,9 @@ public final class SpdyStream {
         this.recvWindow = recvWindow;
         this.recvTarget = recvWindow;
         this.writeLimit = session.writeLimit(sendWindow);
+        // Each side's opening header block is the SYN_STREAM that created the stream.
+        this.headersSent = local;
+        this.headersReceived = !local;
     }
 
     public int id() {
@@ -195,7 +203,17 @@ public final class SpdyStream {
         return state == State.CLOSED;
     }
 
-    // ---- loop-confined helpers used by SpdySession ----
+    // ---- loop-confined: how the session's parts ask the stream to change ----
+
+    SpdyStreamListener listener() {
+        return listener;
+    }
+
+    void attach(SpdyStreamListener listener) {
+        this.listener = listener;
+    }
+
+    // Lifecycle (SPDY/3 section 2.3)
 
     boolean canSendLocal() {
         return state == State.OPEN || state == State.HALF_CLOSED_REMOTE;
@@ -205,15 +223,224 @@ public final class SpdyStream {
         return state == State.OPEN || state == State.HALF_CLOSED_LOCAL;
     }
 
+    /** True while more may be queued to send: not closed our way, and no FIN queued yet. */
+    boolean acceptsOutbound() {
+        return canSendLocal() && !endQueued;
+    }
+
+    /** Our FIN went out (or is decided). True when the stream is now closed both ways: remove it. */
+    boolean localEnded() {
+        endQueued = true;
+        if (state == State.OPEN) {
+            state = State.HALF_CLOSED_LOCAL;
+            return false;
+        }
+        return state == State.HALF_CLOSED_REMOTE;
+    }
+
+    /** The peer's FIN was delivered. True when the stream is now closed both ways: remove it. */
+    boolean remoteEnded() {
+        remoteFin = true;
+        if (state == State.OPEN) {
+            state = State.HALF_CLOSED_REMOTE;
+            return false;
+        }
+        return state == State.HALF_CLOSED_LOCAL;
+    }
+
+    void markClosed() {
+        state = State.CLOSED;
+    }
+
+    // Header blocks
+
+    /** A stream the peer opened, whose SYN_REPLY has not gone out yet. */
+    boolean replyPending() {
+        return !headersSent;
+    }
+
+    void replySent() {
+        headersSent = true;
+    }
+
+    /** A stream we opened, whose SYN_REPLY has not arrived yet: only a SYN_REPLY or RST may come. */
+    boolean awaitingReply() {
+        return local && !headersReceived;
+    }
+
+    void replyReceived() {
+        headersReceived = true;
+    }
+
+    /** Nobody answered yet: resetting it now is what a rapid reset does (CVE-2023-44487). */
+    boolean isUnanswered() {
+        return local ? !headersReceived : !headersSent;
+    }
+
+    /** A header block from the peer is being delivered; {@code fin} ends the peer's side. */
+    void receivedHeaders(boolean fin) {
+        remoteFin = fin;
+    }
+
+    // Send queue and window (the session's SendFlow)
+
+    /** Appends a header block or a ByteBuf (owned by the queue from now) to send in turn. */
+    void enqueue(Object payload, boolean endOfStream) {
+        endQueued = endOfStream;
+        queue.add(new Pending(payload, endOfStream));
+    }
+
+    Pending peekQueued() {
+        return queue.peek();
+    }
+
+    /** The head of the queue was sent whole. */
+    void dropQueuedHead() {
+        queue.poll();
+    }
+
+    boolean hasQueued() {
+        return !queue.isEmpty();
+    }
+
+    /** True when the stream was idle and is now waiting in the write scheduler. */
+    boolean markReady() {
+        if (scheduling == Scheduling.IDLE) {
+            scheduling = Scheduling.READY;
+            return true;
+        }
+        return false;
+    }
+
+    /** Taken off the scheduler (or off the session-blocked queue). */
+    void markIdle() {
+        scheduling = Scheduling.IDLE;
+    }
+
+    /** Has stream window but waits for the session's (or the legacy allowance). */
+    void markSessionBlocked() {
+        scheduling = Scheduling.SESSION_BLOCKED;
+    }
+
+    int sendWindow() {
+        return sendWindow;
+    }
+
+    /** {@code n} bytes went out as DATA: they leave the queue and the window. */
+    void dataSent(int n, WindowOverrun overrun) {
+        overrun.moved(sendWindow, sendWindow - n);
+        sendWindow -= n;
+        bytesSent += n;
+        dequeued(n);
+        windowChanged();
+        notifyWritability();
+    }
+
+    /**
+     * The peer moved our window by {@code delta} (WINDOW_UPDATE, or a new initial window by
+     * SETTINGS). False, and unchanged, when it would pass 2^31-1 (SPDY/3 section 2.6.8).
+     */
+    boolean moveSendWindow(int delta, WindowOverrun overrun) {
+        long w = (long) sendWindow + delta;
+        if (w > Integer.MAX_VALUE) {
+            return false;
+        }
+        overrun.moved(sendWindow, (int) w);
+        sendWindow = (int) w;
+        windowChanged();
+        return true;
+    }
+
+    // Receive window (the session's ReceiveFlow and ReceiveWindowTuner)
+
+    int recvWindow() {
+        return recvWindow;
+    }
+
+    /** DATA of {@code len} bytes, within the window, is being delivered. */
+    void receivedData(int len, boolean fin, WindowOverrun overrun) {
+        overrun.moved(recvWindow, recvWindow - len);
+        recvWindow -= len;
+        bytesReceived += len;
+        unconsumed += len;
+        remoteFin = fin;
+    }
+
+    /**
+     * The application used {@code bytes}. True when they still count for the session window;
+     * false once the stream's unconsumed bytes were returned to it at close.
+     */
+    boolean consumed(int bytes) {
+        if (sessionCreditReturned) {
+            return false;
+        }
+        unconsumed = Math.max(0, unconsumed - bytes);
+        return true;
+    }
+
+    /**
+     * Counts {@code bytes} consumed towards the next WINDOW_UPDATE: returns the credit due once
+     * half the window was consumed, else 0 (also once the peer has ended: no window is owed).
+     */
+    int windowCreditDue(int bytes) {
+        if (!canReceiveRemote() || remoteFin) {
+            return 0;
+        }
+        unackedConsumed += bytes;
+        return unackedConsumed >= recvTarget / 2 ? unackedConsumed : 0;
+    }
+
+    /** A WINDOW_UPDATE of {@code credit} (what was due plus any growth) is going out. */
+    void windowGranted(int credit, WindowOverrun overrun) {
+        overrun.moved(recvWindow, recvWindow + credit);
+        recvWindow += credit;
+        unackedConsumed = 0;
+    }
+
+    /** At close: the bytes delivered and never consumed, owed to the session window (once). */
+    long returnSessionCredit() {
+        if (sessionCreditReturned) {
+            return 0;
+        }
+        sessionCreditReturned = true;
+        long owed = unconsumed;
+        unconsumed = 0;
+        return owed;
+    }
+
+    int recvTarget() {
+        return recvTarget;
+    }
+
+    /** Records a WINDOW_UPDATE at {@code now}; returns when the previous one went out (0: none). */
+    long creditSentAt(long now) {
+        long last = lastCreditNanos;
+        lastCreditNanos = now;
+        return last;
+    }
+
+    void recvTargetGrew(int grow) {
+        recvTarget += grow;
+    }
+
+    /** Back to {@code initial}; returns the growth given back. */
+    int resetRecvTarget(int initial) {
+        int grown = recvTarget - initial;
+        recvTarget = initial;
+        return grown;
+    }
+
+    // Writability and the send queue's memory
+
     void dequeued(int bytes) {
         queuedBytes.addAndGet(-bytes);
         session.sendBudget().dequeued(bytes);
     }
 
-    void windowChanged() {
+    private void windowChanged() {
         writeLimit = session.writeLimit(sendWindow);
         if (!isWritable() && unwritable.compareAndSet(false, true) && state != State.CLOSED) {
-            session.fireWritabilityChanged(this);
+            fireWritabilityChanged();
         }
     }
 
@@ -223,7 +450,18 @@ public final class SpdyStream {
      */
     void notifyWritability() {
         if (state != State.CLOSED && isWritable() && unwritable.compareAndSet(true, false)) {
-            session.fireWritabilityChanged(this);
+            fireWritabilityChanged();
+        }
+    }
+
+    private void fireWritabilityChanged() {
+        SpdyStreamListener l = listener;
+        if (l != null) {
+            try {
+                l.onWritabilityChanged(this);
+            } catch (Exception e) {
+                session.listenerFailed(this, e);
+            }
         }
     }
 
