@@ -24,12 +24,12 @@ final class ReceiveWindowTuner {
         this.config = config;
     }
 
-    /** A WINDOW_UPDATE for {@code s} is due: returns the extra credit to grant with it. */
-    int growth(SpdyStream s) {
+    /** A WINDOW_UPDATE for the stream of {@code w} is due: returns the extra credit to grant with it. */
+    int growth(ReceiveWindow w) {
         long now = System.nanoTime();
-        long last = s.creditSentAt(now);
+        long last = w.creditSentAt(now);
         int max = config.effectiveMaxStreamWindow();
-        int target = s.recvTarget();
+        int target = w.target();
         if (last == 0 || target >= max) {
             return 0; // the first half-window may have landed in socket buffers: no signal yet
         }
@@ -41,13 +41,13 @@ final class ReceiveWindowTuner {
             return 0;
         }
         growth += grow;
-        s.recvTargetGrew(grow);
+        w.grew(grow);
         return grow;
     }
 
-    /** {@code s} is gone: its growth returns to the budget. */
-    void released(SpdyStream s) {
-        growth -= s.resetRecvTarget(config.effectiveStreamWindow());
+    /** The stream of {@code w} is gone: its growth returns to the budget. */
+    void released(ReceiveWindow w) {
+        growth -= w.resetTarget(config.effectiveStreamWindow());
     }
 
     /** Feeds a round-trip sample (any PING of ours answered) into the smoothed RTT. */

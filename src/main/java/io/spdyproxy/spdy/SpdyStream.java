@@ -57,15 +57,7 @@ public final class SpdyStream {
     /** Our FIN is queued or sent: nothing more may be queued. */
     private boolean endQueued;
     private int sendWindow;
-    private int recvWindow;
-    /** The receive window this stream is granted in all: the initial one plus any growth. */
-    private int recvTarget;
-    /** When the last WINDOW_UPDATE went out for this stream (0: none yet); paces growth. */
-    private long lastCreditNanos;
-    private int unackedConsumed;
-    /** Delivered to the listener and not yet consumed. */
-    private long unconsumed;
-    private boolean sessionCreditReturned;
+    private final ReceiveWindow recv;
     private final ArrayDeque<Pending> queue = new ArrayDeque<>(4);
 
     private final AtomicLong queuedBytes = new AtomicLong();
@@ -82,8 +74,7 @@ public final class SpdyStream {
         this.priority = priority;
         this.local = session.config().role().isLocal(id);
         this.sendWindow = sendWindow;
-        this.recvWindow = recvWindow;
-        this.recvTarget = recvWindow;
+        this.recv = new ReceiveWindow(recvWindow);
         this.writeLimit = session.writeLimit(sendWindow);
         // Each side's opening header block is the SYN_STREAM that created the stream.
         this.headersSent = local;
@@ -114,7 +105,7 @@ public final class SpdyStream {
      */
     public void sendHeaders(SpdyHeaders headers, boolean endOfStream) {
         java.util.Objects.requireNonNull(headers, "headers");
-        session.execute(() -> session.sendHeaders(this, headers, endOfStream));
+        session.execute(() -> session.send.sendHeaders(this, headers, endOfStream));
     }
 
     /**
@@ -132,9 +123,9 @@ public final class SpdyStream {
         boolean overHardLimit = session.sendBudget().queued(n) > session.sendBudget().hardLimit();
         boolean accepted = session.execute(() -> {
             if (overHardLimit) {
-                session.refuseData(this, data);
+                session.send.refuseData(this, data);
             } else {
-                session.sendData(this, data, endOfStream);
+                session.send.sendData(this, data, endOfStream);
             }
         });
         if (!accepted) {
@@ -153,13 +144,13 @@ public final class SpdyStream {
             throw new IllegalArgumentException("bytes: " + bytes + " (expected: >= 0)");
         }
         if (bytes > 0) {
-            session.execute(() -> session.consume(this, bytes));
+            session.execute(() -> session.receive.consume(this, bytes));
         }
     }
 
     /** Ends the stream at once with RST_STREAM; queued data is dropped. */
     public void reset(SpdyError error) {
-        session.execute(() -> session.resetStream(this, error, "reset by application"));
+        session.execute(() -> session.streams.reset(this, error, "reset by application"));
     }
 
     /**
@@ -351,83 +342,22 @@ public final class SpdyStream {
         return true;
     }
 
-    // Receive window (the session's ReceiveFlow and ReceiveWindowTuner)
+    // Receive side (its window state is a ReceiveWindow, changed by the session's ReceiveFlow)
 
-    int recvWindow() {
-        return recvWindow;
+    ReceiveWindow receiveWindow() {
+        return recv;
     }
 
     /** DATA of {@code len} bytes, within the window, is being delivered. */
     void receivedData(int len, boolean fin, WindowOverrun overrun) {
-        overrun.moved(recvWindow, recvWindow - len);
-        recvWindow -= len;
+        recv.received(len, overrun);
         bytesReceived += len;
-        unconsumed += len;
         remoteFin = fin;
     }
 
-    /**
-     * The application used {@code bytes}. True when they still count for the session window;
-     * false once the stream's unconsumed bytes were returned to it at close.
-     */
-    boolean consumed(int bytes) {
-        if (sessionCreditReturned) {
-            return false;
-        }
-        unconsumed = Math.max(0, unconsumed - bytes);
-        return true;
-    }
-
-    /**
-     * Counts {@code bytes} consumed towards the next WINDOW_UPDATE: returns the credit due once
-     * half the window was consumed, else 0 (also once the peer has ended: no window is owed).
-     */
-    int windowCreditDue(int bytes) {
-        if (!canReceiveRemote() || remoteFin) {
-            return 0;
-        }
-        unackedConsumed += bytes;
-        return unackedConsumed >= recvTarget / 2 ? unackedConsumed : 0;
-    }
-
-    /** A WINDOW_UPDATE of {@code credit} (what was due plus any growth) is going out. */
-    void windowGranted(int credit, WindowOverrun overrun) {
-        overrun.moved(recvWindow, recvWindow + credit);
-        recvWindow += credit;
-        unackedConsumed = 0;
-    }
-
-    /** At close: the bytes delivered and never consumed, owed to the session window (once). */
-    long returnSessionCredit() {
-        if (sessionCreditReturned) {
-            return 0;
-        }
-        sessionCreditReturned = true;
-        long owed = unconsumed;
-        unconsumed = 0;
-        return owed;
-    }
-
-    int recvTarget() {
-        return recvTarget;
-    }
-
-    /** Records a WINDOW_UPDATE at {@code now}; returns when the previous one went out (0: none). */
-    long creditSentAt(long now) {
-        long last = lastCreditNanos;
-        lastCreditNanos = now;
-        return last;
-    }
-
-    void recvTargetGrew(int grow) {
-        recvTarget += grow;
-    }
-
-    /** Back to {@code initial}; returns the growth given back. */
-    int resetRecvTarget(int initial) {
-        int grown = recvTarget - initial;
-        recvTarget = initial;
-        return grown;
+    /** True while the peer may send more: window updates are still worth sending. */
+    boolean expectsData() {
+        return canReceiveRemote() && !remoteFin;
     }
 
     // Writability and the send queue's memory
@@ -482,6 +412,6 @@ public final class SpdyStream {
     @Override
     public String toString() {
         return "SpdyStream(id=" + id + ", state=" + state + ", sendWindow=" + sendWindow
-                + ", recvWindow=" + recvWindow + ", queued=" + queuedBytes.get() + ')';
+                + ", recvWindow=" + recv.window() + ", queued=" + queuedBytes.get() + ')';
     }
 }
