@@ -10,6 +10,10 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * One SPDY stream: a bidirectional, flow-controlled exchange of header blocks and data.
  *
+ * <p>The stream owns its state: its lifecycle (SPDY/3 section 2.3), which header blocks went
+ * either way, its send queue and window, its {@link ReceiveWindow}. The session's parts ask it to
+ * change through the package-private methods below; none writes its fields.
+ *
  * <p>Threading: all state is confined to the session's event loop. The public methods may be
  * called from any thread; they hop onto the loop. {@link #isWritable()} and the counters are safe
  * to read anywhere, so a producer on another thread can pace itself.
