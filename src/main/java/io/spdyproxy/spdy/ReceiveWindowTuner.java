@@ -24,31 +24,30 @@ final class ReceiveWindowTuner {
         this.config = config;
     }
 
-    /** A WINDOW_UPDATE for {@code s} is due: returns the extra credit to grant with it. */
-    int growth(SpdyStream s) {
+    /** A WINDOW_UPDATE for the stream of {@code w} is due: returns the extra credit to grant with it. */
+    int growth(ReceiveWindow w) {
         long now = System.nanoTime();
-        long last = s.lastCreditNanos;
-        s.lastCreditNanos = now;
+        long last = w.creditSentAt(now);
         int max = config.effectiveMaxStreamWindow();
-        if (last == 0 || s.recvTarget >= max) {
+        int target = w.target();
+        if (last == 0 || target >= max) {
             return 0; // the first half-window may have landed in socket buffers: no signal yet
         }
         if (now - last > Math.max(2 * smoothedRttNanos, CYCLE_FLOOR_NANOS)) {
             return 0;
         }
-        int grow = Math.min(s.recvTarget, max - s.recvTarget);
+        int grow = Math.min(target, max - target);
         if (growth + grow > config.windowGrowthBudget()) {
             return 0;
         }
         growth += grow;
-        s.recvTarget += grow;
+        w.grew(grow);
         return grow;
     }
 
-    /** {@code s} is gone: its growth returns to the budget. */
-    void released(SpdyStream s) {
-        growth -= s.recvTarget - config.effectiveStreamWindow();
-        s.recvTarget = config.effectiveStreamWindow();
+    /** The stream of {@code w} is gone: its growth returns to the budget. */
+    void released(ReceiveWindow w) {
+        growth -= w.resetTarget(config.effectiveStreamWindow());
     }
 
     /** Feeds a round-trip sample (any PING of ours answered) into the smoothed RTT. */

@@ -4,7 +4,7 @@ import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
 
 /**
- * The Netty side of a {@link SpdySession}: forwards decoded frames and channel events to it.
+ * The Netty side of a {@link SpdySession}: forwards decoded frames and channel events to its parts.
  *
  * <p>Threading: Netty calls it on the channel's event loop only.
  */
@@ -22,36 +22,36 @@ final class SessionHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
-        session.start();
+        session.lifecycle.start();
         ctx.fireChannelActive();
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        session.readStarted();
-        session.frameRead(msg);
+        session.writer.readStarted();
+        session.inbound.frameRead(msg);
     }
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-        session.readComplete();
+        session.writer.readComplete();
         ctx.fireChannelReadComplete();
     }
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        session.writabilityChanged();
+        session.send.writabilityChanged();
         ctx.fireChannelWritabilityChanged();
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        session.exceptionCaught(cause);
+        session.lifecycle.exceptionCaught(cause);
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        session.channelInactive();
+        session.lifecycle.channelInactive();
         ctx.fireChannelInactive();
     }
 }

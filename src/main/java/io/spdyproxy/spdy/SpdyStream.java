@@ -10,6 +10,10 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * One SPDY stream: a bidirectional, flow-controlled exchange of header blocks and data.
  *
+ * <p>The stream owns its state: its lifecycle (SPDY/3 section 2.3), which header blocks went
+ * either way, its send queue and window, its {@link ReceiveWindow}. The session's parts ask it to
+ * change through the package-private methods below; none writes its fields.
+ *
  * <p>Threading: all state is confined to the session's event loop. The public methods may be
  * called from any thread; they hop onto the loop. {@link #isWritable()} and the counters are safe
  * to read anywhere, so a producer on another thread can pace itself.
@@ -44,32 +48,29 @@ public final class SpdyStream {
     private final byte priority;
     private final boolean local;
 
-    SpdyStreamListener listener;
-    State state = State.OPEN;
-    Scheduling scheduling = Scheduling.IDLE;
-    boolean headersSent;
-    boolean headersReceived;
-    boolean remoteFin;
-    boolean endQueued;
-    int sendWindow;
-    int recvWindow;
-    /** The receive window this stream is granted in all: the initial one plus any growth. */
-    int recvTarget;
-    /** When the last WINDOW_UPDATE went out for this stream (0: none yet); paces growth. */
-    long lastCreditNanos;
-    int unackedConsumed;
-    /** Delivered to the listener and not yet consumed. */
-    long unconsumed;
-    boolean sessionCreditReturned;
-    final ArrayDeque<Pending> queue = new ArrayDeque<>(4);
+    // Loop-confined: changed only through the methods below, by the session's parts.
+    private SpdyStreamListener listener;
+    private State state = State.OPEN;
+    private Scheduling scheduling = Scheduling.IDLE;
+    /** Our SYN_STREAM (local stream) or SYN_REPLY (remote stream) went out. */
+    private boolean headersSent;
+    /** The peer's SYN_STREAM (remote stream) or SYN_REPLY (local stream) arrived. */
+    private boolean headersReceived;
+    /** The peer's FIN arrived (set before its delivery; the state follows once delivered). */
+    private boolean remoteFin;
+    /** Our FIN is queued or sent: nothing more may be queued. */
+    private boolean endQueued;
+    private int sendWindow;
+    private final ReceiveWindow recv;
+    private final ArrayDeque<Pending> queue = new ArrayDeque<>(4);
 
     private final AtomicLong queuedBytes = new AtomicLong();
     private final AtomicLong maxQueuedBytes = new AtomicLong();
     private volatile long writeLimit;
     /** Set by whoever made the stream unwritable; cleared (with a callback) when it drains. */
     private final AtomicBoolean unwritable = new AtomicBoolean();
-    volatile long bytesSent;
-    volatile long bytesReceived;
+    private volatile long bytesSent;
+    private volatile long bytesReceived;
 
     SpdyStream(SpdySession session, int id, byte priority, int sendWindow, int recvWindow) {
         this.session = session;
@@ -77,9 +78,11 @@ public final class SpdyStream {
         this.priority = priority;
         this.local = session.config().role().isLocal(id);
         this.sendWindow = sendWindow;
-        this.recvWindow = recvWindow;
-        this.recvTarget = recvWindow;
+        this.recv = new ReceiveWindow(recvWindow);
         this.writeLimit = session.writeLimit(sendWindow);
+        // Each side's opening header block is the SYN_STREAM that created the stream.
+        this.headersSent = local;
+        this.headersReceived = !local;
     }
 
     public int id() {
@@ -106,7 +109,7 @@ public final class SpdyStream {
      */
     public void sendHeaders(SpdyHeaders headers, boolean endOfStream) {
         java.util.Objects.requireNonNull(headers, "headers");
-        session.execute(() -> session.sendHeaders(this, headers, endOfStream));
+        session.execute(() -> session.send.sendHeaders(this, headers, endOfStream));
     }
 
     /**
@@ -124,9 +127,9 @@ public final class SpdyStream {
         boolean overHardLimit = session.sendBudget().queued(n) > session.sendBudget().hardLimit();
         boolean accepted = session.execute(() -> {
             if (overHardLimit) {
-                session.refuseData(this, data);
+                session.send.refuseData(this, data);
             } else {
-                session.sendData(this, data, endOfStream);
+                session.send.sendData(this, data, endOfStream);
             }
         });
         if (!accepted) {
@@ -145,13 +148,13 @@ public final class SpdyStream {
             throw new IllegalArgumentException("bytes: " + bytes + " (expected: >= 0)");
         }
         if (bytes > 0) {
-            session.execute(() -> session.consume(this, bytes));
+            session.execute(() -> session.receive.consume(this, bytes));
         }
     }
 
     /** Ends the stream at once with RST_STREAM; queued data is dropped. */
     public void reset(SpdyError error) {
-        session.execute(() -> session.resetStream(this, error, "reset by application"));
+        session.execute(() -> session.streams.reset(this, error, "reset by application"));
     }
 
     /**
@@ -195,7 +198,17 @@ public final class SpdyStream {
         return state == State.CLOSED;
     }
 
-    // ---- loop-confined helpers used by SpdySession ----
+    // ---- loop-confined: how the session's parts ask the stream to change ----
+
+    SpdyStreamListener listener() {
+        return listener;
+    }
+
+    void attach(SpdyStreamListener listener) {
+        this.listener = listener;
+    }
+
+    // Lifecycle (SPDY/3 section 2.3)
 
     boolean canSendLocal() {
         return state == State.OPEN || state == State.HALF_CLOSED_REMOTE;
@@ -205,15 +218,163 @@ public final class SpdyStream {
         return state == State.OPEN || state == State.HALF_CLOSED_LOCAL;
     }
 
+    /** True while more may be queued to send: not closed our way, and no FIN queued yet. */
+    boolean acceptsOutbound() {
+        return canSendLocal() && !endQueued;
+    }
+
+    /** Our FIN went out (or is decided). True when the stream is now closed both ways: remove it. */
+    boolean localEnded() {
+        endQueued = true;
+        if (state == State.OPEN) {
+            state = State.HALF_CLOSED_LOCAL;
+            return false;
+        }
+        return state == State.HALF_CLOSED_REMOTE;
+    }
+
+    /** The peer's FIN was delivered. True when the stream is now closed both ways: remove it. */
+    boolean remoteEnded() {
+        remoteFin = true;
+        if (state == State.OPEN) {
+            state = State.HALF_CLOSED_REMOTE;
+            return false;
+        }
+        return state == State.HALF_CLOSED_LOCAL;
+    }
+
+    void markClosed() {
+        state = State.CLOSED;
+    }
+
+    // Header blocks
+
+    /** A stream the peer opened, whose SYN_REPLY has not gone out yet. */
+    boolean replyPending() {
+        return !headersSent;
+    }
+
+    void replySent() {
+        headersSent = true;
+    }
+
+    /** A stream we opened, whose SYN_REPLY has not arrived yet: only a SYN_REPLY or RST may come. */
+    boolean awaitingReply() {
+        return local && !headersReceived;
+    }
+
+    void replyReceived() {
+        headersReceived = true;
+    }
+
+    /** Nobody answered yet: resetting it now is what a rapid reset does (CVE-2023-44487). */
+    boolean isUnanswered() {
+        return local ? !headersReceived : !headersSent;
+    }
+
+    /** A header block from the peer is being delivered; {@code fin} ends the peer's side. */
+    void receivedHeaders(boolean fin) {
+        remoteFin = fin;
+    }
+
+    // Send queue and window (the session's SendFlow)
+
+    /** Appends a header block or a ByteBuf (owned by the queue from now) to send in turn. */
+    void enqueue(Object payload, boolean endOfStream) {
+        endQueued = endOfStream;
+        queue.add(new Pending(payload, endOfStream));
+    }
+
+    Pending peekQueued() {
+        return queue.peek();
+    }
+
+    /** The head of the queue was sent whole. */
+    void dropQueuedHead() {
+        queue.poll();
+    }
+
+    boolean hasQueued() {
+        return !queue.isEmpty();
+    }
+
+    /** True when the stream was idle and is now waiting in the write scheduler. */
+    boolean markReady() {
+        if (scheduling == Scheduling.IDLE) {
+            scheduling = Scheduling.READY;
+            return true;
+        }
+        return false;
+    }
+
+    /** Taken off the scheduler (or off the session-blocked queue). */
+    void markIdle() {
+        scheduling = Scheduling.IDLE;
+    }
+
+    /** Has stream window but waits for the session's (or the legacy allowance). */
+    void markSessionBlocked() {
+        scheduling = Scheduling.SESSION_BLOCKED;
+    }
+
+    int sendWindow() {
+        return sendWindow;
+    }
+
+    /** {@code n} bytes went out as DATA: they leave the queue and the window. */
+    void dataSent(int n, WindowOverrun overrun) {
+        overrun.moved(sendWindow, sendWindow - n);
+        sendWindow -= n;
+        bytesSent += n;
+        dequeued(n);
+        windowChanged();
+        notifyWritability();
+    }
+
+    /**
+     * The peer moved our window by {@code delta} (WINDOW_UPDATE, or a new initial window by
+     * SETTINGS). False, and unchanged, when it would pass 2^31-1 (SPDY/3 section 2.6.8).
+     */
+    boolean moveSendWindow(int delta, WindowOverrun overrun) {
+        long w = (long) sendWindow + delta;
+        if (w > Integer.MAX_VALUE) {
+            return false;
+        }
+        overrun.moved(sendWindow, (int) w);
+        sendWindow = (int) w;
+        windowChanged();
+        return true;
+    }
+
+    // Receive side (its window state is a ReceiveWindow, changed by the session's ReceiveFlow)
+
+    ReceiveWindow receiveWindow() {
+        return recv;
+    }
+
+    /** DATA of {@code len} bytes, within the window, is being delivered. */
+    void receivedData(int len, boolean fin, WindowOverrun overrun) {
+        recv.received(len, overrun);
+        bytesReceived += len;
+        remoteFin = fin;
+    }
+
+    /** True while the peer may send more: window updates are still worth sending. */
+    boolean expectsData() {
+        return canReceiveRemote() && !remoteFin;
+    }
+
+    // Writability and the send queue's memory
+
     void dequeued(int bytes) {
         queuedBytes.addAndGet(-bytes);
         session.sendBudget().dequeued(bytes);
     }
 
-    void windowChanged() {
+    private void windowChanged() {
         writeLimit = session.writeLimit(sendWindow);
         if (!isWritable() && unwritable.compareAndSet(false, true) && state != State.CLOSED) {
-            session.fireWritabilityChanged(this);
+            fireWritabilityChanged();
         }
     }
 
@@ -223,7 +384,18 @@ public final class SpdyStream {
      */
     void notifyWritability() {
         if (state != State.CLOSED && isWritable() && unwritable.compareAndSet(true, false)) {
-            session.fireWritabilityChanged(this);
+            fireWritabilityChanged();
+        }
+    }
+
+    private void fireWritabilityChanged() {
+        SpdyStreamListener l = listener;
+        if (l != null) {
+            try {
+                l.onWritabilityChanged(this);
+            } catch (Exception e) {
+                session.listenerFailed(this, e);
+            }
         }
     }
 
@@ -244,6 +416,6 @@ public final class SpdyStream {
     @Override
     public String toString() {
         return "SpdyStream(id=" + id + ", state=" + state + ", sendWindow=" + sendWindow
-                + ", recvWindow=" + recvWindow + ", queued=" + queuedBytes.get() + ')';
+                + ", recvWindow=" + recv.window() + ", queued=" + queuedBytes.get() + ')';
     }
 }

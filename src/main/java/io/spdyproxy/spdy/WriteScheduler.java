@@ -28,7 +28,7 @@ final class WriteScheduler {
     static final long YOUNG_BYTES = 64 * 1024;
 
     void add(SpdyStream stream) {
-        levels[2 * stream.priority() + (stream.bytesSent < YOUNG_BYTES ? 0 : 1)].addLast(stream);
+        levels[2 * stream.priority() + (stream.bytesSent() < YOUNG_BYTES ? 0 : 1)].addLast(stream);
         size++;
     }
 

@@ -138,7 +138,7 @@ class WindowGrowthTest {
             public void onChunk(ByteBuf chunk, boolean last) {
                 // On the session's loop, where the stream's window lives.
                 SpdyStream s = call.stream();
-                d.maxWindow.accumulateAndGet(s.recvTarget, Math::max);
+                d.maxWindow.accumulateAndGet(s.receiveWindow().target(), Math::max);
                 int n = chunk.readableBytes();
                 chunk.release();
                 long total = d.received.addAndGet(n);
