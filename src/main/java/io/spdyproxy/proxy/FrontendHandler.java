@@ -361,6 +361,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             if (forwarded == null) {
                 String client = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().getHostAddress();
                 forwarded = ClientRequests.forwarded(request, client, scheme, px.config().trustForwardedFor());
+                if (!upgradeRequested) {
+                    forwarded.headers().remove(HttpHeaderNames.UPGRADE); // with a body it is no upgrade
+                }
             }
             // An upgrade travels only to an origin that said it carries one (a legacy one never
             // sees the Upgrade header); its stream stays open for the client's bytes.
