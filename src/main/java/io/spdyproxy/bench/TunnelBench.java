@@ -202,7 +202,9 @@ public final class TunnelBench {
         // The same probe straight to nginx is the control: it shows what the storm's load alone
         // does to any server's latency on this machine.
         // A short round first: the bulk transfers before may have left compilation or GC work.
-        wrkRaw(1, url(httpPort, "/small.bin"), "files.bench", 2);
+        // Run alone (--only storm), the JIT of both JVMs gets the warm-up the small scenario gives.
+        wrkRaw(1, url(httpPort, "/small.bin"), "files.bench", o.only().contains("small") || o.quick() ? 2
+                : 3 * o.seconds());
         Map<String, String> idle = wrk(1, url(httpPort, "/small.bin"), "files.bench");
         Map<String, String> idleDirect = wrk(1, url(nginxPort, "/small.bin"), null);
         long rssBefore = memory(proxy, "VmRSS");
