@@ -16,6 +16,8 @@ public final class Main implements Runnable {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
+        // First, before any Netty class reads its settings.
+        ProcessDefaults.apply();
         if (System.getProperty("io.netty.leakDetection.level") == null
                 && System.getProperty("io.netty.leakDetectionLevel") == null) {
             // Netty samples buffers for leaks by default, at the cost of a stack trace each; our
