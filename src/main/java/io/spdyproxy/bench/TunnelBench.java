@@ -816,13 +816,24 @@ public final class TunnelBench {
         }
     }
 
-    /** A memory figure of a process from /proc/PID/status: VmRSS (resident now) or VmHWM (peak). */
+    /**
+     * A memory figure of a process and its descendants (the JVM the jar relaunches itself in)
+     * from /proc/PID/status: VmRSS (resident now) or VmHWM (peak; summed over the processes).
+     */
     private static long memory(Process p, String field) {
         if (p == null) {
             return -1;
         }
+        long total = memory(p.pid(), field);
+        for (ProcessHandle h : p.descendants().toList()) {
+            total += Math.max(0, memory(h.pid(), field));
+        }
+        return total;
+    }
+
+    private static long memory(long pid, String field) {
         try {
-            for (String l : Files.readAllLines(Path.of("/proc/" + p.pid() + "/status"))) {
+            for (String l : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
                 if (l.startsWith(field + ":")) {
                     return Long.parseLong(l.replaceAll("[^0-9]", "")) * 1024;
                 }

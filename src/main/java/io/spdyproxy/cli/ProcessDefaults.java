@@ -7,7 +7,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 
 /**
  * Process defaults that make resident memory follow the live data, for the jar as users run it
@@ -32,18 +31,10 @@ import java.util.Properties;
  */
 final class ProcessDefaults {
 
-    /** Netty system properties and their defaults. */
-    static final Map<String, String> PROPERTIES = properties();
-
     /** HotSpot manageable flags and their defaults (applied only while at the JVM's default). */
     static final Map<String, String> VM_FLAGS = vmFlags();
 
     private ProcessDefaults() {}
-
-    private static Map<String, String> properties() {
-        Map<String, String> m = new LinkedHashMap<>();
-        return m;
-    }
 
     private static Map<String, String> vmFlags() {
         Map<String, String> m = new LinkedHashMap<>();
@@ -56,7 +47,7 @@ final class ProcessDefaults {
         return m;
     }
 
-    /** The flags of the running JVM that {@link #apply(Properties, VmFlags)} may change. */
+    /** The flags of the running JVM that {@link #apply(VmFlags)} may change. */
     interface VmFlags {
         /** Whether the flag is still at the JVM's (or its ergonomics') choice. */
         boolean isDefault(String name);
@@ -69,22 +60,15 @@ final class ProcessDefaults {
 
     /** Applies the defaults to this process; returns what was set, for the debug log. */
     static List<String> apply() {
-        return apply(System.getProperties(), hotSpot());
+        return apply(hotSpot());
     }
 
     /**
-     * Sets each property of {@link #PROPERTIES} the user did not set, and each flag of
-     * {@link #VM_FLAGS} still at its default ({@code vm} may be null: not HotSpot). Returns the
-     * names set.
+     * Sets each flag of {@link #VM_FLAGS} still at its default ({@code vm} may be null: not
+     * HotSpot). Returns the names set.
      */
-    static List<String> apply(Properties props, VmFlags vm) {
+    static List<String> apply(VmFlags vm) {
         List<String> applied = new ArrayList<>();
-        for (var e : PROPERTIES.entrySet()) {
-            if (props.getProperty(e.getKey()) == null) {
-                props.setProperty(e.getKey(), e.getValue());
-                applied.add(e.getKey());
-            }
-        }
         if (vm == null || !vm.isDefault("MaxHeapSize") || !vm.isDefault("InitialHeapSize")) {
             return applied; // the user sized the heap: the heap is theirs
         }
