@@ -88,6 +88,7 @@ public final class TunnelBench {
     private final Map<String, Object> results = new LinkedHashMap<>();
     private final List<String[]> table = new ArrayList<>();
     private Process proxy;
+    private final Map<String, Process> origins = new LinkedHashMap<>();
     private String fingerprint;
     private int nginxPort;
     private int httpPort;
@@ -208,9 +209,12 @@ public final class TunnelBench {
         // The same probe straight to nginx is the control: it shows what the storm's load alone
         // does to any server's latency on this machine.
         // A short round first: the bulk transfers before may have left compilation or GC work.
-        wrkRaw(1, url(httpPort, "/small.bin"), "files.bench", 2);
+        // Run alone (--only storm), the JIT of both JVMs gets the warm-up the small scenario gives.
+        wrkRaw(1, url(httpPort, "/small.bin"), "files.bench", o.only().contains("small") || o.quick() ? 2
+                : 3 * o.seconds());
         Map<String, String> idle = wrk(1, url(httpPort, "/small.bin"), "files.bench");
         Map<String, String> idleDirect = wrk(1, url(nginxPort, "/small.bin"), null);
+        long rssBefore = memory(proxy, "VmRSS");
         EventLoopGroup group = Transport.newGroup(1, "slow-clients");
         List<Channel> slow = new ArrayList<>();
         AtomicLong received = new AtomicLong();
@@ -235,9 +239,12 @@ public final class TunnelBench {
             Map<String, String> probe = wrk(1, url(httpPort, "/small.bin"), "files.bench");
             Map<String, String> probeDirect = wrk(1, url(nginxPort, "/small.bin"), null);
             double mbps = (received.get() - r0) / ((System.nanoTime() - t0) / 1e3);
+            long rss = memory(proxy, "VmRSS");
+            long peak = memory(proxy, "VmHWM");
+            long originRss = memory(origins.get("files"), "VmRSS");
+            long originPeak = memory(origins.get("files"), "VmHWM");
             String status = admin(true);
             long heap = (long) number(status, "heapUsedBytes");
-            long rss = rss(proxy);
             String growth = ratio(probe.get("p99"), idle.get("p99"));
             String growthDirect = ratio(probeDirect.get("p99"), idleDirect.get("p99"));
             results.put("slow_storm", Map.ofEntries(Map.entry("clients", o.slowClients()),
@@ -245,6 +252,8 @@ public final class TunnelBench {
                     Map.entry("direct_idle_p99_us", idleDirect.get("p99")),
                     Map.entry("direct_probe_p99_us", probeDirect.get("p99")),
                     Map.entry("proxy_heap_bytes", heap), Map.entry("proxy_rss_bytes", rss),
+                    Map.entry("proxy_rss_peak_bytes", peak), Map.entry("proxy_rss_before_bytes", rssBefore), Map.entry("origin_rss_bytes", originRss),
+                    Map.entry("origin_rss_peak_bytes", originPeak), Map.entry("jvm_flags", jvmFlags()),
                     Map.entry("storm_MBps", mbps), Map.entry("bytes_delivered", received.get())));
             String n = o.slowClients() + " slow clients (64 KB/s)";
             table.add(new String[] {n + ": probe p99 idle (µs)", idleDirect.get("p99"), idle.get("p99"), "",
@@ -255,7 +264,11 @@ public final class TunnelBench {
                     growthDirect, growth, "", ""});
             table.add(new String[] {n + ": delivered MB/s", "", fmt(mbps), "", ""});
             table.add(new String[] {n + ": proxy heap after GC (MiB)", "", fmt(heap / 1048576.0), "", ""});
-            table.add(new String[] {n + ": proxy RSS (MiB)", "", fmt(rss / 1048576.0), "", ""});
+            table.add(new String[] {n + ": proxy RSS before / in the storm / peak (MiB)", "",
+                    fmt(rssBefore / 1048576.0) + " / " + fmt(rss / 1048576.0) + " / " + fmt(peak / 1048576.0),
+                    "", ""});
+            table.add(new String[] {n + ": origin (file server) RSS in the storm / peak (MiB)", "",
+                    fmt(originRss / 1048576.0) + " / " + fmt(originPeak / 1048576.0), "", ""});
         } finally {
             for (Channel c : slow) {
                 c.close();
@@ -533,8 +546,8 @@ public final class TunnelBench {
     }
 
     private List<String> java(String... args) {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-XX:+AlwaysPreTouch"));
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        cmd.addAll(jvmFlags());
         String jfr = System.getProperty("bench.jfr"); // profile the proxy and origins: a .jfc settings file
         if (jfr != null) {
             cmd.add("-XX:StartFlightRecording=settings=" + jfr + ",filename=" + o.work().resolve(args[0] + "-"
@@ -547,6 +560,17 @@ public final class TunnelBench {
         cmd.addAll(List.of("-jar", o.jar().toString()));
         cmd.addAll(List.of(args));
         return cmd;
+    }
+
+    /**
+     * The proxy's and origins' JVM flags: none by default, so their footprint is that of
+     * {@code java -jar spdy-proxy.jar ...} as the README runs it; {@code -Dbench.jvm=sized} gives
+     * the fixed heap earlier runs used (256 MiB pre-touched, 1 GiB at most).
+     */
+    private static List<String> jvmFlags() {
+        return "sized".equals(System.getProperty("bench.jvm"))
+                ? List.of("-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-XX:+AlwaysPreTouch")
+                : List.of();
     }
 
     private void startProxy() throws Exception {
@@ -587,6 +611,7 @@ public final class TunnelBench {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(o.work().resolve("origin-" + name + ".log").toFile()).start();
         processes.add(p);
+        origins.put(name, p);
     }
 
     private void awaitTunnels(int n) throws Exception {
@@ -799,10 +824,25 @@ public final class TunnelBench {
         }
     }
 
-    private static long rss(Process p) {
+    /**
+     * A memory figure of a process and its descendants (the JVM the jar relaunches itself in)
+     * from /proc/PID/status: VmRSS (resident now) or VmHWM (peak; summed over the processes).
+     */
+    private static long memory(Process p, String field) {
+        if (p == null) {
+            return -1;
+        }
+        long total = memory(p.pid(), field);
+        for (ProcessHandle h : p.descendants().toList()) {
+            total += Math.max(0, memory(h.pid(), field));
+        }
+        return total;
+    }
+
+    private static long memory(long pid, String field) {
         try {
-            for (String l : Files.readAllLines(Path.of("/proc/" + p.pid() + "/status"))) {
-                if (l.startsWith("VmRSS:")) {
+            for (String l : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+                if (l.startsWith(field + ":")) {
                     return Long.parseLong(l.replaceAll("[^0-9]", "")) * 1024;
                 }
             }

@@ -16,6 +16,14 @@ public final class Main implements Runnable {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
+        // First, before any Netty class reads its settings: a JVM started without flags runs the
+        // long-lived commands in a child sized for a small footprint (see Relaunch).
+        int relaunched = Relaunch.maybeRun(args);
+        if (relaunched >= 0) {
+            System.exit(relaunched);
+        }
+        Relaunch.exitWithParent();
+        ProcessDefaults.apply();
         if (System.getProperty("io.netty.leakDetection.level") == null
                 && System.getProperty("io.netty.leakDetectionLevel") == null) {
             // Netty samples buffers for leaks by default, at the cost of a stack trace each; our
