@@ -210,7 +210,10 @@ class UpgradeThroughReverseProxyTest {
         long limit = backlogLimit();
         wsApp.floodLimit = limit;
 
-        Upgraded ws = open("/ws/flood", "websocket", Mode.COUNT, window, h -> {});
+        Upgraded ws = open("/ws/flood", "websocket", Mode.COUNT, window, h -> {
+            h.set("sec-websocket-key", newKey());
+            h.set("sec-websocket-version", "13");
+        });
         assertThat(ws.reply.get(10, TimeUnit.SECONDS).getAsString(":status")).startsWith("101");
 
         // The client consumes nothing: the window fills, then the app's writes must back up
@@ -352,7 +355,7 @@ class UpgradeThroughReverseProxyTest {
         SpdyStreamException cause = raw.closed.get(10, TimeUnit.SECONDS);
         assertThat(cause).as("how the stream ended").isNotNull();
         assertThat(cause.error()).isEqualTo(SpdyError.INTERNAL_ERROR);
-        assertThat(raw.peerEnded).isNotDone();
+        assertThat(raw.peerEnded.get(5, TimeUnit.SECONDS)).as("the stream ended with FIN").isFalse();
     }
 
     @Test
