@@ -306,6 +306,29 @@ class UpgradeThroughReverseProxyTest {
         assertThat(ws.closed.get(10, TimeUnit.SECONDS)).isNull();
     }
 
+    @Test
+    @Timeout(60)
+    void theTunnelDroppingClosesEveryUpgradedConnection() throws Exception {
+        startProxy(wsApp.url());
+        int n = 5;
+        List<Upgraded> all = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            Upgraded ws = openWebSocket("/ws/echo?i=" + i, h -> {});
+            ws.send(new TextWebSocketFrame("hi " + i));
+            all.add(ws);
+        }
+        for (int i = 0; i < n; i++) {
+            assertThat(all.get(i).next().text()).isEqualTo("hi " + i);
+        }
+        assertThat(wsApp.connections).hasSize(n);
+
+        client.close().get(10, TimeUnit.SECONDS);
+        for (Channel ch : wsApp.connections) {
+            assertThat(ch.closeFuture().await(10, TimeUnit.SECONDS))
+                    .as("an app connection closed after the tunnel dropped").isTrue();
+        }
+    }
+
     // ------------------------------------------------------------------------------------------
     // Any upgrade: raw bytes and half-closes
 
@@ -315,12 +338,14 @@ class UpgradeThroughReverseProxyTest {
         startProxy(rawApp.url());
 
         Upgraded raw = open("/raw", "x-echo", Mode.BYTES, 0, h -> {});
+        // Sent at once, most likely before the app's 101: held until the switch, then relayed.
+        raw.sendRaw("zero\n");
         SpdyHeaders reply = raw.reply.get(10, TimeUnit.SECONDS);
         assertThat(reply.getAsString(":status")).startsWith("101");
         assertThat(reply.getAsString("upgrade")).isEqualTo("x-echo");
-        // Written in the same segment as the 101 head: read by the HTTP codec with it.
-        raw.receivedAtLeast(6).get(10, TimeUnit.SECONDS);
-        assertThat(raw.text()).isEqualTo("hello\n");
+        // "hello" was written in the same segment as the 101 head: read by the HTTP codec with it.
+        raw.receivedAtLeast(11).get(10, TimeUnit.SECONDS);
+        assertThat(raw.text()).isEqualTo("hello\nzero\n");
         assertThat(rawApp.heads.poll(5, TimeUnit.SECONDS))
                 .startsWith("GET /raw HTTP/1.1\r\n")
                 .containsIgnoringCase("\r\nupgrade: x-echo")
@@ -328,14 +353,14 @@ class UpgradeThroughReverseProxyTest {
 
         raw.sendRaw("one\n");
         raw.sendRaw("two\n");
-        raw.receivedAtLeast(14).get(10, TimeUnit.SECONDS);
-        assertThat(raw.text()).isEqualTo("hello\none\ntwo\n");
+        raw.receivedAtLeast(19).get(10, TimeUnit.SECONDS);
+        assertThat(raw.text()).isEqualTo("hello\nzero\none\ntwo\n");
 
         // The client's half-close reaches the app as a FIN; the app answers, then ends its side.
         raw.end();
         rawApp.inputShutdown.get(10, TimeUnit.SECONDS);
         assertThat(raw.peerEnded.get(10, TimeUnit.SECONDS)).isTrue();
-        assertThat(raw.text()).isEqualTo("hello\none\ntwo\nbye\n");
+        assertThat(raw.text()).isEqualTo("hello\nzero\none\ntwo\nbye\n");
         assertThat(raw.closed.get(10, TimeUnit.SECONDS)).isNull();
         assertThat(rawApp.connections.get(0).closeFuture().await(10, TimeUnit.SECONDS)).isTrue();
     }
