@@ -43,6 +43,7 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
         SENDING,
         AWAITING_RESPONSE,
         STREAMING_RESPONSE,
+        /** Answered, failed, or (after a 101) handed over to {@link UpgradedRelay}. */
         DONE
     }
 

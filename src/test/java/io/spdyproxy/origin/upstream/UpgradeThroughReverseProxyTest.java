@@ -187,7 +187,7 @@ class UpgradeThroughReverseProxyTest {
         }
 
         // Larger than every window, so both directions run on granted credit.
-        byte[] big = new byte[(int) (3 * MIB + 17)];
+        byte[] big = new byte[(int) (MIB + 17)];
         new SplittableRandom(42).nextBytes(big);
         ws.send(new BinaryWebSocketFrame(Unpooled.wrappedBuffer(big)));
         Frame echo = ws.next();
