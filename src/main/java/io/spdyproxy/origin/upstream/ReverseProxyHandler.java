@@ -7,7 +7,9 @@ import io.spdyproxy.tunnel.RequestHandler;
 /**
  * Exposes a local web app (like {@code ngrok http 8080}): every SPDY stream becomes one request
  * to the app over a pooled keep-alive HTTP/1.1 connection, bodies streaming both ways with
- * backpressure. A dead or refusing app gives 502 on that stream only, a slow one 504.
+ * backpressure. A dead or refusing app gives 502 on that stream only, a slow one 504. An upgrade
+ * request (WebSocket or any other protocol) is passed on as one; when the app answers 101 its
+ * connection becomes a raw, flow-controlled byte pipe to the stream ({@link UpgradedRelay}).
  *
  * <p>Threading: each exchange runs entirely on its SPDY session's event loop.
  */

@@ -43,6 +43,7 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
         SENDING,
         AWAITING_RESPONSE,
         STREAMING_RESPONSE,
+        /** Answered, failed, or (after a 101) handed over to {@link UpgradedRelay}. */
         DONE
     }
 
@@ -53,6 +54,8 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
     /** Body chunks that arrived before the connection was ready; bounded by the stream window. */
     private final ArrayDeque<Object[]> early = new ArrayDeque<>();
     private State state = State.CONNECTING;
+    /** The protocol the app is asked to switch to, or null for a plain request. */
+    private String upgrade;
     private Channel upstream;
     private boolean requestComplete;
     private boolean responseComplete;
@@ -67,7 +70,10 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
     }
 
     void start() {
-        requestComplete = !ex.requestHasBody();
+        upgrade = UpstreamHeads.upgradeOf(ex);
+        // An upgrade request is bodiless to the app; what the client sends after it waits in
+        // early (unconsumed, so bounded by the stream window) for the app's 101.
+        requestComplete = upgrade != null || !ex.requestHasBody();
         if (ex.requestHasBody()) {
             ex.onBody(this);
         }
@@ -98,7 +104,7 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
         }
         HttpRequest request;
         try {
-            request = UpstreamHeads.request(ex, config);
+            request = UpstreamHeads.request(ex, config, upgrade);
         } catch (IllegalArgumentException e) { // not expected: the request target was checked on arrival
             pool.release(f.channel());
             fail(HttpResponseStatus.BAD_REQUEST, "invalid request: " + e.getMessage() + "\n");
@@ -113,12 +119,12 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
                 fail(HttpResponseStatus.BAD_GATEWAY, "cannot send the request upstream: " + w.cause() + "\n");
             }
         });
-        if (!ex.requestHasBody()) {
+        if (upgrade != null || !ex.requestHasBody()) {
             // Ends the message in HttpClientCodec's encoder, or the next request on this connection fails.
             upstream.write(LastHttpContent.EMPTY_LAST_CONTENT);
         }
         Object[] e;
-        while ((e = early.poll()) != null) {
+        while (upgrade == null && (e = early.poll()) != null) {
             writeBody((ByteBuf) e[0], (Boolean) e[1]);
         }
         upstream.flush();
@@ -130,13 +136,14 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
 
     @Override
     public void onChunk(ByteBuf chunk, boolean last) {
-        if (state == State.DONE) {
+        if (state == State.DONE || upgrade != null && responseStarted()) {
+            // Done, or the app refused the upgrade: the client's bytes have nowhere to go.
             int n = chunk.readableBytes();
             chunk.release();
             ex.consume(n);
             return;
         }
-        if (upstream == null) {
+        if (upstream == null || upgrade != null) {
             early.add(new Object[] {chunk, last});
             return;
         }
@@ -197,8 +204,20 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
             return;
         }
         if (msg instanceof HttpResponse r) {
-            if (r.status().codeClass() == io.netty.handler.codec.http.HttpStatusClass.INFORMATIONAL
-                    && r.status().code() != 101) {
+            int code = r.status().code();
+            if (code == HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
+                ReferenceCountUtil.release(msg);
+                if (upgrade == null) {
+                    // RFC 9110 section 15.2.2: a server switches only when asked; what follows
+                    // on this connection is no HTTP response we could relay.
+                    keepAlive = false;
+                    fail(HttpResponseStatus.BAD_GATEWAY, "upstream switched protocols unasked\n");
+                } else {
+                    switchProtocols(r);
+                }
+                return;
+            }
+            if (r.status().codeClass() == io.netty.handler.codec.http.HttpStatusClass.INFORMATIONAL) {
                 ReferenceCountUtil.release(msg); // 100 Continue and friends stay between us and the app
                 upstream.read();
                 return;
@@ -208,6 +227,13 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
             }
             state = State.STREAMING_RESPONSE;
             keepAlive = HttpUtil.isKeepAlive(r);
+            if (upgrade != null) {
+                // Refused (RFC 9110 section 7.8: any other status is an answer to the request as
+                // plain HTTP). The client's early bytes are dropped, and the connection, which
+                // the app may still consider mid-negotiation, is not reused.
+                keepAlive = false;
+                discardEarly();
+            }
             boolean empty = msg instanceof LastHttpContent lc && !lc.content().isReadable();
             ex.respond(UpstreamHeads.response(r), empty);
             if (msg instanceof HttpContent c) {
@@ -222,6 +248,38 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
             return;
         }
         ReferenceCountUtil.release(msg);
+    }
+
+    /**
+     * The app accepted the upgrade: the 101 goes to the client, and the connection leaves HTTP
+     * for good. The codec is removed the way Netty's own {@code HttpClientCodec.upgradeFrom}
+     * does, inside the read of the 101: bytes it had already read past the head are handed on
+     * as a raw buffer (ByteToMessageDecoder.handlerRemoved), so none are lost. The connection is
+     * never pooled again; {@link UpgradedRelay} owns it from here.
+     */
+    private void switchProtocols(HttpResponse r) {
+        if (responseTimer != null) {
+            responseTimer.cancel(false);
+        }
+        state = State.DONE;
+        ArrayDeque<Object[]> held = new ArrayDeque<>(early);
+        early.clear();
+        ex.respond(UpstreamHeads.response(r), false);
+        UpgradedRelay relay = new UpgradedRelay(ex, upstream, config);
+        UpgradedRelay.allowHalfClosure(upstream);
+        upstream.pipeline().replace(this, "upgraded", relay);
+        upstream.pipeline().remove(UpstreamPool.CODEC);
+        relay.start(held);
+    }
+
+    private void discardEarly() {
+        Object[] e;
+        while ((e = early.poll()) != null) {
+            ByteBuf b = (ByteBuf) e[0];
+            int n = b.readableBytes();
+            b.release();
+            ex.consume(n);
+        }
     }
 
     private void relay(HttpContent c) {
@@ -304,13 +362,7 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
         if (responseTimer != null) {
             responseTimer.cancel(false);
         }
-        Object[] e;
-        while ((e = early.poll()) != null) {
-            ByteBuf b = (ByteBuf) e[0];
-            int n = b.readableBytes();
-            b.release();
-            ex.consume(n);
-        }
+        discardEarly();
         if (upstream != null) {
             upstream.pipeline().remove(this);
             upstream.close();

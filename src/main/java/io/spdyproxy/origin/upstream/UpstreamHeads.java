@@ -23,8 +23,31 @@ final class UpstreamHeads {
 
     private UpstreamHeads() {}
 
-    /** The HTTP/1.1 request for the app: a keep-alive request under the base URL's path. */
-    static HttpRequest request(TunnelExchange ex, UpstreamConfig config) {
+    /**
+     * The protocol an exchange asks the app to switch to (RFC 9110 section 7.8), or null when it
+     * is to be relayed as a plain request. Only a request whose stream stays open after its head
+     * can be upgraded (the client's bytes of the new protocol travel on it; docs/PROTOCOL.md,
+     * "Upgraded streams"); one that also declares a body is relayed as a plain request, since the
+     * stream could not tell the body from the new protocol's bytes.
+     */
+    static String upgradeOf(TunnelExchange ex) {
+        String upgrade = ex.upgrade();
+        if (upgrade == null || !ex.requestHasBody()) {
+            return null;
+        }
+        HttpHeaders h = ex.request().headers();
+        String length = h.get(HttpHeaderNames.CONTENT_LENGTH);
+        if (h.contains(HttpHeaderNames.TRANSFER_ENCODING) || length != null && !length.trim().equals("0")) {
+            return null;
+        }
+        return upgrade;
+    }
+
+    /**
+     * The HTTP/1.1 request for the app under the base URL's path: a keep-alive request, or with
+     * {@code upgrade} (see {@link #upgradeOf}) a bodiless request asking to switch to it.
+     */
+    static HttpRequest request(TunnelExchange ex, UpstreamConfig config, String upgrade) {
         HttpRequest in = ex.request();
         // The exchange's URI is a valid request target already (a path the original proxy sent
         // decoded was escaped): escaping again changes nothing there, and makes sure no space,
@@ -42,6 +65,15 @@ final class UpstreamHeads {
             h.set("x-forwarded-host", host);
         }
         h.set("x-forwarded-proto", ex.scheme());
+        if (upgrade != null) {
+            // RFC 9110 section 7.8: Upgrade is hop-by-hop, so it is sent again for this hop, with
+            // the Connection option that names it. Whatever the client sends after this head is
+            // the new protocol's, relayed once the app answered 101.
+            h.remove(HttpHeaderNames.CONTENT_LENGTH);
+            h.set(HttpHeaderNames.UPGRADE, upgrade);
+            h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+            return out;
+        }
         if (ex.requestHasBody() && !h.contains(HttpHeaderNames.CONTENT_LENGTH)) {
             HttpUtil.setTransferEncodingChunked(out, true);
         } else if (!ex.requestHasBody()) {
@@ -58,7 +90,15 @@ final class UpstreamHeads {
     static HttpResponse response(HttpResponse r) {
         HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, r.status());
         copyEndToEnd(r.headers(), head.headers());
-        if (r.status().code() == HttpResponseStatus.NOT_MODIFIED.code()) {
+        if (r.status().code() == HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
+            // RFC 9110 section 15.2.2: a 101 names the protocol switched to in Upgrade; the
+            // tunnel carries it (and only on a 101) to the proxy, which answers its client so.
+            String upgrade = r.headers().get(HttpHeaderNames.UPGRADE);
+            if (upgrade != null) {
+                head.headers().set(HttpHeaderNames.UPGRADE, upgrade);
+                head.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+            }
+        } else if (r.status().code() == HttpResponseStatus.NOT_MODIFIED.code()) {
             // RFC 9110 section 15.4.5: a 304 carries the validators and caching fields, not the
             // representation's metadata. A cache merging a Content-Type from it would relabel the
             // stored file (the original origin put text/html on every reply), and a Content-Length

@@ -21,11 +21,15 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.spdy.DefaultSpdyHeaders;
+import io.netty.handler.codec.spdy.SpdyHeaders;
 import io.spdyproxy.spdy.SpdyRole;
 import io.spdyproxy.spdy.SpdySession;
 import io.spdyproxy.spdy.SpdySessionConfig;
 import io.spdyproxy.spdy.SpdySessionListener;
 import io.spdyproxy.spdy.SpdyStream;
+import io.spdyproxy.spdy.SpdyStreamException;
+import io.spdyproxy.spdy.SpdyStreamListener;
 import io.spdyproxy.spdy.http.BodyListener;
 import io.spdyproxy.spdy.http.HttpCall;
 import io.spdyproxy.spdy.http.SpdyClient;
@@ -185,6 +189,68 @@ class StaticFileHandlerTest {
         Resp changed = get("/movie.mp4");
         assertThat(changed.header(HttpHeaderNames.ETAG)).isNotEqualTo(etag).doesNotStartWith("W/");
         assertThat(changed.body()).hasSize(10_001);
+    }
+
+    /**
+     * The file server speaks no upgraded protocol: an upgrade request (which the proxy sends with
+     * its stream left open for the client's bytes) gets the plain answer at once (RFC 9110
+     * section 7.8: a server may ignore Upgrade), without waiting for the request's end.
+     */
+    @Test
+    void anUpgradeRequestIsAnsweredAsAPlainGetWithoutWaitingForTheRequestToEnd() throws Exception {
+        byte[] data = randomBytes(5_000, 7);
+        write("chat.html", data);
+        start(FileServerConfig.of(root));
+
+        SpdyHeaders h = new DefaultSpdyHeaders();
+        h.set(":method", "GET");
+        h.set(":path", "/chat.html");
+        h.set(":version", "HTTP/1.1");
+        h.set(":host", "localhost");
+        h.set(":scheme", "https");
+        h.set("upgrade", "websocket");
+        h.set("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+        h.set("sec-websocket-version", "13");
+        CompletableFuture<SpdyHeaders> reply = new CompletableFuture<>();
+        CompletableFuture<byte[]> body = new CompletableFuture<>();
+        CompletableFuture<Object> closed = new CompletableFuture<>();
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        SpdyStream stream = client.newStream(h, 3, false, new SpdyStreamListener() {
+            @Override
+            public void onHeaders(SpdyStream s, SpdyHeaders headers, boolean end) {
+                SpdyHeaders copy = new DefaultSpdyHeaders();
+                copy.set(headers);
+                reply.complete(copy);
+            }
+
+            @Override
+            public void onData(SpdyStream s, ByteBuf data, boolean end) {
+                int n = data.readableBytes();
+                bytes.writeBytes(ByteBufUtil.getBytes(data));
+                data.release();
+                s.consume(n);
+                if (end) {
+                    body.complete(bytes.toByteArray());
+                }
+            }
+
+            @Override
+            public void onClosed(SpdyStream s, SpdyStreamException cause) {
+                closed.complete(cause == null ? "clean" : cause);
+            }
+        }).get(10, TimeUnit.SECONDS);
+
+        // The whole answer arrives while the client's direction is still open.
+        assertThat(body.get(10, TimeUnit.SECONDS)).isEqualTo(data);
+        SpdyHeaders r = reply.get();
+        assertThat(r.getAsString(":status")).startsWith("200");
+        assertThat(r.contains("upgrade")).isFalse();
+        assertThat(closed).isNotDone();
+
+        // Bytes the client sends afterwards are dropped, and the stream then ends cleanly.
+        stream.sendData(Unpooled.copiedBuffer("stray", UTF_8), false);
+        stream.sendData(Unpooled.EMPTY_BUFFER, true);
+        assertThat(closed.get(10, TimeUnit.SECONDS)).isEqualTo("clean");
     }
 
     /**
