@@ -14,7 +14,6 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
@@ -28,7 +27,6 @@ import org.junit.jupiter.params.provider.ValueSource;
  * the npm ws client and app. The same cases pass against the apps directly ({@link
  * WebSocketAppDirectTest}), so a failure here is the path's.
  */
-@Disabled("waits for upgrade pass-through")
 @Timeout(120)
 class WebSocketTunnelTest {
     private static final int SOCKETS_CUT = 50;
