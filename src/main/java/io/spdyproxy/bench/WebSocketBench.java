@@ -48,7 +48,7 @@ public final class WebSocketBench {
     /** The tunnel name the scenario's origin uses; the proxy needs a token for it. */
     public static final String TUNNEL = "ws";
 
-    private static final Pattern HEAP_USED = Pattern.compile("used (\\d+)K");
+    private static final Pattern HEAP_USED = Pattern.compile("(?:generation|heap)\\s+total \\d+K, used (\\d+)K");
     private static final int ECHO_SIZE = 32;
 
     private final Bed bed;
@@ -170,15 +170,29 @@ public final class WebSocketBench {
         }
     }
 
+    /**
+     * The proxy's heap in use after a full collection. The jar relaunches itself (see the cli's
+     * Relaunch), so the JVM that holds the connections is the launcher's java descendant, when
+     * it has one. Serial GC reports two generations, G1 one heap: their "used" figures are summed.
+     */
     private long proxyHeapAfterGc() throws Exception {
-        String pid = String.valueOf(bed.proxyPid().getAsLong());
+        long root = bed.proxyPid().getAsLong();
+        String pid = String.valueOf(ProcessHandle.of(root).flatMap(h -> h.descendants()
+                .filter(d -> d.info().command().map(c -> c.endsWith("java")).orElse(false)).findFirst())
+                .map(ProcessHandle::pid).orElse(root));
         jcmd(pid, "GC.run");
         String info = jcmd(pid, "GC.heap_info");
         Matcher m = HEAP_USED.matcher(info);
-        if (!m.find()) {
+        long used = 0;
+        boolean found = false;
+        while (m.find()) {
+            used += Long.parseLong(m.group(1));
+            found = true;
+        }
+        if (!found) {
             throw new IOException("no heap figure in jcmd GC.heap_info: " + info);
         }
-        return Long.parseLong(m.group(1)) * 1024;
+        return used * 1024;
     }
 
     private static String jcmd(String pid, String command) throws Exception {

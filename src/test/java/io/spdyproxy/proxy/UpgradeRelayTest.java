@@ -99,6 +99,8 @@ class UpgradeRelayTest {
 
         UpgradeRelay relay = (UpgradeRelay) ch.pipeline().get(UpgradeRelay.NAME);
         relay.data(Unpooled.copiedBuffer("\u0081\u0002hi", StandardCharsets.ISO_8859_1), false);
+        assertThat((Object) ch.readOutbound()).as("flushed once per round of tasks, not per chunk").isNull();
+        ch.runPendingTasks();
         ByteBuf frame = ch.readOutbound();
         assertThat(frame.readableBytes()).isEqualTo(4);
         frame.release();
