@@ -207,9 +207,8 @@ final class Exchange {
     }
 
     private void openOn(TunnelSession session) {
-        if (state.isOver()) {
-            return; // the client went away while the connection moved
-        }
+        // Opened even when the exchange ended meanwhile (a malformed body came with the head):
+        // adopt() then resets it, so the app sees an aborted request rather than none.
         int attempt = ++attempts;
         if (forwarded == null) {
             forwarded = ClientRequests.forwarded(request, clientAddress(), scheme, px.config().trustForwardedFor());

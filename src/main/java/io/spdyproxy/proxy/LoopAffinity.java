@@ -62,15 +62,19 @@ final class LoopAffinity {
         }
         state = State.MOVING;
         ch.deregister().addListener(d -> {
-            if (!d.isSuccess()) {
+            if (!d.isSuccess() || !ch.isOpen()) {
+                // Closed meanwhile (an error answer went out before the move began): the exchange
+                // still opens its stream, to reset it, so the app sees the request aborted.
                 state = State.SETTLED;
                 ch.close();
+                then.run();
                 return;
             }
             loop.register(ch).addListener(r -> {
                 state = State.SETTLED;
                 if (!r.isSuccess()) {
                     ch.close(); // the loop is shutting down
+                    then.run();
                     return;
                 }
                 if (readWanted) {
