@@ -44,7 +44,7 @@ final class ExchangeEvents implements StreamHandler {
     public void onHead(TunnelStream s, ResponseHead head, boolean endOfStream) {
         deliver(() -> {
             if (exchange.adopt(attempt, s)) {
-                exchange.head(head, endOfStream);
+                exchange.response().head(head, endOfStream);
             }
         });
     }
@@ -53,7 +53,7 @@ final class ExchangeEvents implements StreamHandler {
     public void onTrailers(TunnelStream s, HttpHeaders trailers, boolean endOfStream) {
         deliver(() -> {
             if (exchange.adopt(attempt, s)) {
-                exchange.trailers(trailers, endOfStream);
+                exchange.response().trailers(trailers, endOfStream);
             }
         });
     }
@@ -62,7 +62,7 @@ final class ExchangeEvents implements StreamHandler {
     public void onData(TunnelStream s, ByteBuf data, boolean endOfStream) {
         deliver(() -> {
             if (exchange.adopt(attempt, s)) {
-                exchange.data(s, data, endOfStream);
+                exchange.response().data(s, data, endOfStream);
             } else {
                 int n = data.readableBytes();
                 data.release();

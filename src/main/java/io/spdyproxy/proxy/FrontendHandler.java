@@ -140,7 +140,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Exch
             current = new Exchange(this, px, timeouts, scheme, req);
             current.start();
             if (msg instanceof HttpContent c) {
-                current.requestContent(c);
+                current.request().content(c);
             }
             return;
         }
@@ -150,7 +150,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Exch
                 read();
                 return;
             }
-            current.requestContent(c);
+            current.request().content(c);
             return;
         }
         ReferenceCountUtil.release(msg);

@@ -34,6 +34,10 @@ final class FakeTunnel implements TunnelSession {
     final List<Opened> opened = new ArrayList<>();
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
     boolean accepting = true;
+    /** False: request body bytes are released at once instead of kept in {@link Stream#sent}. */
+    boolean keepSent = true;
+    /** Called with each stream the proxy opens, on the thread that opened it. */
+    java.util.function.Consumer<Opened> onOpen = o -> { };
 
     FakeTunnel(String name, EventLoop loop) {
         this.name = name;
@@ -135,7 +139,11 @@ final class FakeTunnel implements TunnelSession {
 
         @Override
         public void sendData(ByteBuf data, boolean endOfStream) {
-            sent.addComponent(true, data);
+            if (keepSent) {
+                sent.addComponent(true, data);
+            } else {
+                data.release();
+            }
             sentLast |= endOfStream;
         }
 
@@ -201,6 +209,7 @@ final class FakeTunnel implements TunnelSession {
             StreamHandler handler) {
         Opened o = new Opened(head, endOfStream, handler);
         opened.add(o);
+        onOpen.accept(o);
         return o.future;
     }
 
