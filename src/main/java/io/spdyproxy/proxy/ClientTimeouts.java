@@ -50,6 +50,10 @@ final class ClientTimeouts extends ChannelDuplexHandler {
     private long nextHeadSince;
     /** Bytes of the awaited head arrived (so a TLS handshake, if any, is done: a 408 can go out). */
     private boolean headStarted;
+    /** When the armed timer fires ({@link System#nanoTime()}). */
+    private long deadline;
+    /** What was left of the timer when the channel left its loop; -1: none. */
+    private long pausedNanos = -1;
 
     ClientTimeouts(Duration idle, Duration head) {
         this.idleNanos = idle.toNanos();
@@ -142,7 +146,32 @@ final class ClientTimeouts extends ChannelDuplexHandler {
 
     private void arm(long nanos) {
         cancel();
+        deadline = System.nanoTime() + nanos;
         timer = ctx.executor().schedule(this::expired, nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * The channel leaves its loop ({@link LoopAffinity}): a timer scheduled there would fire on the
+     * wrong thread, so it is cancelled and {@link #channelRegistered} arms what is left of it on
+     * the new loop.
+     */
+    @Override
+    public void channelUnregistered(ChannelHandlerContext ctx) {
+        if (timer != null) {
+            cancel();
+            pausedNanos = Math.max(0, deadline - System.nanoTime());
+        }
+        ctx.fireChannelUnregistered();
+    }
+
+    @Override
+    public void channelRegistered(ChannelHandlerContext ctx) {
+        if (pausedNanos >= 0) {
+            long left = pausedNanos;
+            pausedNanos = -1;
+            arm(left);
+        }
+        ctx.fireChannelRegistered();
     }
 
     private void cancel() {

@@ -211,7 +211,7 @@ public final class ProxyServer implements AutoCloseable {
             log.info("grace period over; closing what is left");
         }
         // An origin stream that ended may still have its last bytes in a slow client's buffer:
-        // the request is in flight until its last write completed (FrontendHandler.ended()).
+        // the request is in flight until its last write completed (Exchange.ended()).
         java.util.concurrent.CountDownLatch never = new java.util.concurrent.CountDownLatch(1);
         while (px.stats().requestsInFlight() > 0 && System.nanoTime() < deadline) {
             try {
