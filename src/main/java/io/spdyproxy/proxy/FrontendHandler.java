@@ -55,7 +55,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Exch
     private boolean noMoreRequests;
 
     FrontendHandler(ProxyContext px, String scheme, ClientTimeouts timeouts) {
-        this(px, scheme, timeouts, LoopAffinity.ENABLED);
+        this(px, scheme, timeouts, px.config().loopAffinity());
     }
 
     FrontendHandler(ProxyContext px, String scheme, ClientTimeouts timeouts, boolean affinity) {

@@ -16,15 +16,17 @@ import io.netty.channel.EventLoop;
  *
  * <p>The move happens before the first stream opens and never again: a later request routed to
  * another tunnel (a different host on a keep-alive connection, a retry after a refusal) runs its
- * stream on that tunnel's loop and re-dispatches its events, as before. The system property
- * {@code spdyproxy.affinity=false} turns moving off, for comparisons.
+ * stream on that tunnel's loop and re-dispatches its events, as before.
+ *
+ * <p>Trade-off, hence {@link ProxyConfig#loopAffinity()}: every client of one tunnel then shares
+ * that tunnel's single loop (its HTTP/1 codec, its TLS), where without the move the clients spread
+ * over all loops and only the stream events cross. Fewer hops per chunk; less parallelism for a
+ * tunnel with many clients. Measured in the benchmark (see the closing note of issue 10).
  *
  * <p>Threading: confined to the channel's loop, whichever it is; the move's steps are chained by
  * the deregistration and registration futures, so no two loops touch this at once.
  */
 final class LoopAffinity {
-    static final boolean ENABLED = !"false".equals(System.getProperty("spdyproxy.affinity"));
-
     private enum State {
         /** No request reached a tunnel yet. */
         UNSETTLED,

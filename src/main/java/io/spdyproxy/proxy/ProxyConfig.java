@@ -30,6 +30,9 @@ import java.util.Objects;
  *     byte) must arrive within this, else {@code 408} and close (slowloris)
  * @param trustForwardedFor keep a client's {@code X-Forwarded-For} and append to it (only behind a
  *     trusted load balancer); off: the proxy starts the chain with the client's address
+ * @param loopAffinity move each client connection onto the event loop of the tunnel its first
+ *     request goes to (see {@code LoopAffinity}); the default comes from the system property
+ *     {@code spdyproxy.affinity} ({@code true}/{@code false}), off when unset
  */
 public record ProxyConfig(
         String bind,
@@ -49,7 +52,11 @@ public record ProxyConfig(
         Duration pingInterval,
         Duration idleTimeout,
         Duration requestHeadTimeout,
-        boolean trustForwardedFor) {
+        boolean trustForwardedFor,
+        boolean loopAffinity) {
+
+    /** See {@code loopAffinity}: measured in the benchmark, off unless asked for. */
+    private static final boolean LOOP_AFFINITY_DEFAULT = Boolean.getBoolean("spdyproxy.affinity");
 
     public ProxyConfig {
         Objects.requireNonNull(bind, "bind");
@@ -71,49 +78,56 @@ public record ProxyConfig(
         return new ProxyConfig("0.0.0.0", TunnelProtocol.DEFAULT_TUNNEL_PORT, TunnelProtocol.DEFAULT_FRONTEND_PORT,
                 -1, -1, null, TunnelProtocol.DEFAULT_NAME, true, Map.of(), dataDir, null, null,
                 Duration.ofSeconds(60), Duration.ofSeconds(10), Duration.ofSeconds(15),
-                Duration.ofSeconds(60), Duration.ofSeconds(10), false);
+                Duration.ofSeconds(60), Duration.ofSeconds(10), false, LOOP_AFFINITY_DEFAULT);
     }
 
     public ProxyConfig withPorts(int tunnel, int http, int https, int admin) {
         return new ProxyConfig(bind, tunnel, http, https, admin, domain, defaultTunnel, authRequired,
                 tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
-                idleTimeout, requestHeadTimeout, trustForwardedFor);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity);
     }
 
     public ProxyConfig withBind(String address) {
         return new ProxyConfig(address, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
                 authRequired, tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
-                idleTimeout, requestHeadTimeout, trustForwardedFor);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity);
     }
 
     public ProxyConfig withAuth(boolean required, Map<String, String> hashes) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel, required,
                 hashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
-                idleTimeout, requestHeadTimeout, trustForwardedFor);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity);
     }
 
     public ProxyConfig withDomain(String d, String defaultName) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, d, defaultName, authRequired,
                 tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
-                idleTimeout, requestHeadTimeout, trustForwardedFor);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity);
     }
 
     public ProxyConfig withCertificate(Path cert, Path key) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
                 authRequired, tokenHashes, dataDir, cert, key, responseTimeout, shutdownGrace, pingInterval,
-                idleTimeout, requestHeadTimeout, trustForwardedFor);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity);
     }
 
     public ProxyConfig withTimeouts(Duration response, Duration grace, Duration ping) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
                 authRequired, tokenHashes, dataDir, certFile, keyFile, response, grace, ping,
-                idleTimeout, requestHeadTimeout, trustForwardedFor);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity);
+    }
+
+    /** With client connections moved onto their tunnel's loop, or left where they were accepted. */
+    public ProxyConfig withLoopAffinity(boolean on) {
+        return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
+                authRequired, tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
+                idleTimeout, requestHeadTimeout, trustForwardedFor, on);
     }
 
     public ProxyConfig withFrontend(Duration idle, Duration head, boolean trustXff) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
                 authRequired, tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
-                idle, head, trustXff);
+                idle, head, trustXff, loopAffinity);
     }
 
     private static void positive(Duration d, String name) {
@@ -131,6 +145,6 @@ public record ProxyConfig(
     public ProxyConfig withDataDir(Path dir) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
                 authRequired, tokenHashes, dir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
-                idleTimeout, requestHeadTimeout, trustForwardedFor);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity);
     }
 }

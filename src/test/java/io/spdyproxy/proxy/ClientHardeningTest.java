@@ -43,7 +43,12 @@ class ClientHardeningTest {
     }
 
     private void start(UnaryOperator<ProxyConfig> tweak) throws Exception {
-        bed = new ProxyBed(tmp.resolve("p"), tweak);
+        bed = new ProxyBed(tmp.resolve("p"), c -> tweak.apply(configure(c)));
+    }
+
+    /** The proxy's configuration for every test here; a subclass runs them all another way. */
+    ProxyConfig configure(ProxyConfig c) {
+        return c;
     }
 
     /** How the app saw a request body end: "complete:<bytes>" or "aborted:<bytes>". */

@@ -39,7 +39,12 @@ class OriginFramingTest {
 
     @BeforeEach
     void setUp() throws Exception {
-        bed = new ProxyBed(tmp.resolve("p"), c -> c);
+        bed = new ProxyBed(tmp.resolve("p"), this::configure);
+    }
+
+    /** The proxy's configuration for every test here; a subclass runs them all another way. */
+    ProxyConfig configure(ProxyConfig c) {
+        return c;
     }
 
     @AfterEach
@@ -127,7 +132,7 @@ class OriginFramingTest {
                 head("abc"));
         for (SpdyHeaders h : bad) {
             ProxyBed b = bed;
-            try (ProxyBed fresh = new ProxyBed(tmp.resolve("p" + System.nanoTime()), c -> c)) {
+            try (ProxyBed fresh = new ProxyBed(tmp.resolve("p" + System.nanoTime()), this::configure)) {
                 bed = fresh;
                 origin(ex -> send(ex, h, "hello"));
                 try (Raw raw = new Raw(bed.port())) {
