@@ -35,6 +35,17 @@ import java.util.function.Consumer;
  * <p>Threading: confined to the channel's event loop; the futures complete there.
  */
 final class BenchWebSocket {
+    /**
+     * The bench's own buffers: the default allocator, except under the paranoid leak detector
+     * (the benchmark's smoke test), where every access to a tracked buffer records a stack trace
+     * and masking a frame touches it 8 bytes at a time, which made a 64 MiB transfer take minutes.
+     * The proxy and origin under test are separate processes and keep their own settings.
+     */
+    static final io.netty.buffer.ByteBufAllocator ALLOC =
+            io.netty.util.ResourceLeakDetector.getLevel() == io.netty.util.ResourceLeakDetector.Level.PARANOID
+                    ? new io.netty.buffer.UnpooledByteBufAllocator(true, true)
+                    : io.netty.buffer.ByteBufAllocator.DEFAULT;
+
     private static final int UPLOAD_MESSAGE = 64 * 1024;
 
     private final Channel channel;
@@ -57,6 +68,7 @@ final class BenchWebSocket {
         // A deeper write buffer than Netty's 64 KiB default: an upload of 64 KiB messages would
         // otherwise stop at every message until the socket drained.
         new Bootstrap().group(group).channel(Transport.socketChannel())
+                .option(ChannelOption.ALLOCATOR, ALLOC)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(512 * 1024, 1024 * 1024))
                 .handler(new ChannelInitializer<Channel>() {
                     @Override
@@ -120,7 +132,14 @@ final class BenchWebSocket {
      */
     CompletableFuture<Long> upload(long bytes) {
         CompletableFuture<Long> done = new CompletableFuture<>();
-        ByteBuf payload = Unpooled.unreleasableBuffer(Unpooled.directBuffer(UPLOAD_MESSAGE).writeZero(UPLOAD_MESSAGE));
+        ByteBuf raw = Unpooled.directBuffer(UPLOAD_MESSAGE).writeZero(UPLOAD_MESSAGE);
+        ByteBuf payload = Unpooled.unreleasableBuffer(raw);
+        // Every frame is encoded (masked into a copy) when written, so once the upload ended, on
+        // the loop and with no more writes to come, the one payload buffer can go.
+        done.whenComplete((v, e) -> channel.eventLoop().execute(() -> {
+            onWritable = () -> {};
+            raw.release();
+        }));
         channel.eventLoop().execute(() -> {
             long t0 = System.nanoTime();
             long[] sent = {0};

@@ -71,7 +71,7 @@ public final class WebSocketBench {
             List<String[]> table) throws Exception {
         // The clients and the app on loops of their own: one thread each, as on two machines.
         EventLoopGroup group = Transport.newGroup(1, "ws-bench");
-        try (WebSocketApp app = WebSocketApp.start("127.0.0.1")) {
+        try (WebSocketApp app = WebSocketApp.start("127.0.0.1", BenchWebSocket.ALLOC)) {
             new WebSocketBench(bed, quick, out, domain).measure(app, group, results, table);
         } finally {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();

@@ -8,7 +8,9 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -20,6 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
 class TunnelBenchSmokeIT {
 
     @Test
+    @Timeout(value = 10, unit = TimeUnit.MINUTES) // every scenario, each starting its own JVMs
     void quickRunProducesEveryFigure(@TempDir Path work) throws Exception {
         for (String tool : new String[] {"nginx", "wrk", "curl", "gnuplot"}) {
             assumeTrue(onPath(tool), tool + " is not installed: bench/run.sh installs it");
@@ -35,7 +38,7 @@ class TunnelBenchSmokeIT {
                 new PrintStream(log, true, StandardCharsets.UTF_8));
         assertThat(table).contains("1 KiB responses, 100 conn: requests/s", "download x8: MB/s",
                 "upload x1", "slow clients", "open streams on one tunnel", "connected tunnels",
-                "proxy restart");
+                "proxy restart", "WebSocket echo round trip", "idle WebSockets");
         assertThat(table.lines().filter(l -> l.startsWith("| ")).count()).isGreaterThanOrEqualTo(20);
         assertThat(Files.readString(results.resolve("latest.json"))).contains("\"small_c100\"", "\"many_origins\"");
         assertThat(results.resolve("latest.png")).exists();
