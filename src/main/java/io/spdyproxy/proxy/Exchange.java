@@ -55,33 +55,7 @@ final class Exchange {
         }
     }
 
-    /** What the exchange needs of its client connection ({@link FrontendHandler}). */
-    interface Connection {
-        ChannelHandlerContext ctx();
-
-        /** Asks for more of the client's bytes. */
-        void read();
-
-        /** Flushes once the tasks queued on the loop ran, so that small writes leave together. */
-        void flushLater();
-
-        /** No request after this one is read: the connection closes once this one is answered. */
-        void noMoreRequests();
-
-        /** The answer went out; {@code keepAlive} false closes the connection. Called once. */
-        void exchangeDone(Exchange e, boolean keepAlive);
-
-        /** Moves the connection to the tunnel's loop before its first stream, then runs {@code then}. */
-        void settleOn(TunnelSession session, Runnable then);
-
-        /**
-         * The origin switched protocols: nothing more of HTTP is read on this connection (what was
-         * held is dropped), and it counts as closed for the front end's statistics when it closes.
-         */
-        void switchedProtocols();
-    }
-
-    private final Connection conn;
+    private final ExchangeConnection conn;
     private final ProxyContext px;
     private final ClientTimeouts timeouts;
     private final String scheme;
@@ -108,7 +82,7 @@ final class Exchange {
     /** Set once the origin switched protocols: the connection is a byte pipe from then on. */
     private UpgradeRelay upgraded;
 
-    Exchange(Connection conn, ProxyContext px, ClientTimeouts timeouts, String scheme, HttpRequest request) {
+    Exchange(ExchangeConnection conn, ProxyContext px, ClientTimeouts timeouts, String scheme, HttpRequest request) {
         this.conn = conn;
         this.px = px;
         this.timeouts = timeouts;

@@ -33,7 +33,7 @@ import org.slf4j.LoggerFactory;
  * <p>Threading: confined to the client channel's event loop. That loop may change once, before the
  * first stream opens, to the loop of the tunnel the first request goes to ({@link LoopAffinity}).
  */
-final class FrontendHandler extends ChannelInboundHandlerAdapter implements Exchange.Connection {
+final class FrontendHandler extends ChannelInboundHandlerAdapter implements ExchangeConnection {
     private static final Logger log = LoggerFactory.getLogger(FrontendHandler.class);
     /**
      * Decoded messages of pipelined requests held while an earlier answer goes out (a GET is two:
@@ -211,7 +211,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Exch
         ctx.close();
     }
 
-    // ---- Exchange.Connection -------------------------------------------------------------------
+    // ---- ExchangeConnection -------------------------------------------------------------------
 
     @Override
     public ChannelHandlerContext ctx() {

@@ -23,14 +23,14 @@ final class RequestRelay {
     private static final Logger log = LoggerFactory.getLogger(RequestRelay.class);
 
     private final Exchange ex;
-    private final Exchange.Connection conn;
+    private final ExchangeConnection conn;
     private final ClientTimeouts timeouts;
     /** Chunks that came before the stream was open. */
     private final ArrayDeque<HttpContent> held = new ArrayDeque<>();
     private boolean done;
     private boolean sentAny;
 
-    RequestRelay(Exchange ex, Exchange.Connection conn, ClientTimeouts timeouts, boolean hasBody) {
+    RequestRelay(Exchange ex, ExchangeConnection conn, ClientTimeouts timeouts, boolean hasBody) {
         this.ex = ex;
         this.conn = conn;
         this.timeouts = timeouts;

@@ -33,7 +33,7 @@ final class ResponseRelay {
     private static final Logger log = LoggerFactory.getLogger(ResponseRelay.class);
 
     private final Exchange ex;
-    private final Exchange.Connection conn;
+    private final ExchangeConnection conn;
     private final ProxyStats stats;
     private final boolean http10;
     private final boolean headRequest;
@@ -43,7 +43,7 @@ final class ResponseRelay {
     private long bodyReceived;
     private HttpHeaders trailers;
 
-    ResponseRelay(Exchange ex, Exchange.Connection conn, ProxyStats stats, HttpRequest request, boolean headRequest) {
+    ResponseRelay(Exchange ex, ExchangeConnection conn, ProxyStats stats, HttpRequest request, boolean headRequest) {
         this.ex = ex;
         this.conn = conn;
         this.stats = stats;
