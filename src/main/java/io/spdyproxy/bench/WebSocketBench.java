@@ -131,10 +131,14 @@ public final class WebSocketBench {
             echo.close();
         }
         BenchWebSocket down = open(group, base.resolve("/flood"), hostHeader);
+        long[] cpu = cpuNanos();
         m.put("download_MBps", bytes / (await(down.download(bytes), 600) / 1e9) / 1e6);
+        putCpu(m, "download", cpu, bytes);
         BenchWebSocket up = open(group, base.resolve("/sink"), hostHeader);
         try {
+            cpu = cpuNanos();
             m.put("upload_MBps", bytes / (await(up.upload(bytes), 600) / 1e9) / 1e6);
+            putCpu(m, "upload", cpu, bytes);
         } finally {
             up.close();
         }
@@ -193,6 +197,41 @@ public final class WebSocketBench {
             throw new IOException("no heap figure in jcmd GC.heap_info: " + info);
         }
         return used * 1024;
+    }
+
+    /**
+     * CPU time used so far by this JVM (the clients and the app), the proxy and the WebSocket
+     * origin (each process tree summed: the jar relaunches itself). On two shared cores the four
+     * loops compete, so CPU per GiB tells where a transfer's time goes better than its rate.
+     */
+    private long[] cpuNanos() {
+        ProcessHandle self = ProcessHandle.current();
+        long proxy = bed.proxyPid().getAsLong();
+        long[] t = new long[3];
+        t[0] = cpuOf(self);
+        t[1] = ProcessHandle.of(proxy).map(WebSocketBench::treeCpu).orElse(0L);
+        t[2] = self.children().filter(h -> h.pid() != proxy && h.info().arguments()
+                .map(a -> Arrays.asList(a).contains("origin") && Arrays.asList(a).contains(TUNNEL)).orElse(false))
+                .mapToLong(WebSocketBench::treeCpu).sum();
+        return t;
+    }
+
+    private static long treeCpu(ProcessHandle h) {
+        return cpuOf(h) + h.descendants().mapToLong(WebSocketBench::cpuOf).sum();
+    }
+
+    private static long cpuOf(ProcessHandle h) {
+        return h.info().totalCpuDuration().map(java.time.Duration::toNanos).orElse(0L);
+    }
+
+    /** CPU seconds per GiB moved since {@code before}: bench JVM (client and app), proxy, origin. */
+    private void putCpu(Map<String, Object> m, String what, long[] before, long bytes) {
+        long[] now = cpuNanos();
+        String[] who = {"bench", "proxy", "origin"};
+        double gib = bytes / (double) (1L << 30);
+        for (int i = 0; i < who.length; i++) {
+            m.put(what + "_cpu_s_per_GiB_" + who[i], Math.round((now[i] - before[i]) / 1e9 / gib * 100) / 100.0);
+        }
     }
 
     private static String jcmd(String pid, String command) throws Exception {
