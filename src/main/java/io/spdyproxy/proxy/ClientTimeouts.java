@@ -52,6 +52,12 @@ final class ClientTimeouts extends ChannelDuplexHandler {
     private boolean headStarted;
     /** When the armed timer fires ({@link System#nanoTime()}). */
     private long deadline;
+    /**
+     * A read was asked for after the last bytes came: the front end waits for the client. It may
+     * ask within the read batch itself (its stream answered inline, on the same loop), so the end
+     * of that batch must not cancel the wait.
+     */
+    private boolean readPending;
     /** What was left of the timer when the channel left its loop; -1: none. */
     private long pausedNanos = -1;
 
@@ -103,6 +109,7 @@ final class ClientTimeouts extends ChannelDuplexHandler {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        readPending = false;
         if (msg instanceof ByteBuf b && b.isReadable()) {
             switch (phase) {
                 case IDLE -> {
@@ -124,7 +131,7 @@ final class ClientTimeouts extends ChannelDuplexHandler {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-        if (phase == Phase.REQUEST) {
+        if (phase == Phase.REQUEST && !readPending) {
             cancel(); // the read we waited for happened; the next read() waits anew
         }
         ctx.fireChannelReadComplete();
@@ -135,6 +142,7 @@ final class ClientTimeouts extends ChannelDuplexHandler {
         if (phase == Phase.REQUEST && timer == null) {
             arm(idleNanos); // the front end waits for body bytes: the client must send them
         }
+        readPending = true;
         ctx.read();
     }
 
