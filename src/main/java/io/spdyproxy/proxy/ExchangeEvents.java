@@ -88,11 +88,16 @@ final class ExchangeEvents implements StreamHandler {
 
     @Override
     public void onClosed(TunnelStream s, StreamClosedException cause) {
+        if (cause == null) {
+            // A clean end needs nothing: the response ended with its last chunk, and an upgraded
+            // pipe closed itself once both halves ended. No task per stream on the hot path.
+            return;
+        }
         deliver(() -> {
             UpgradeRelay relay = exchange.upgraded();
             if (relay != null && exchange.stream() == s) {
                 relay.closed(cause);
-            } else if (cause != null) {
+            } else {
                 exchange.streamFailed(attempt, s, cause);
             }
         });
