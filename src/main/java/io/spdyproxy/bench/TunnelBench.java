@@ -58,7 +58,7 @@ public final class TunnelBench {
 
         /** The scenario names {@code --only} accepts. */
         public static final List<String> SCENARIOS = List.of("small", "transfers", "storm", "idle", "websocket",
-                "origins");
+                "h2", "grpc", "tunnels", "origins");
 
         public static Options full(Path jar, Path work, Path results) {
             return new Options(jar, work, results, 10, 1L << 30, Integer.getInteger("bench.slowClients", 1000),
@@ -92,6 +92,7 @@ public final class TunnelBench {
     private String fingerprint;
     private int nginxPort;
     private int httpPort;
+    private int httpsPort;
     private int tunnelPort;
     private int adminPort;
     private int sinkPort;
@@ -118,6 +119,7 @@ public final class TunnelBench {
         prepareData();
         nginxPort = freePort();
         httpPort = freePort();
+        httpsPort = freePort();
         tunnelPort = freePort();
         adminPort = freePort();
         startNginx();
@@ -146,6 +148,16 @@ public final class TunnelBench {
                     startOrigin(name, args);
                     awaitTunnels(4);
                 }), "bench", o.quick(), out, results, table);
+            }
+            // The HTTP/2 scenarios of issue 11, in classes of their own (also before "origins").
+            if (o.only().contains("h2")) {
+                H2LoadBench.run(scenarioBed(), out, results, table);
+            }
+            if (o.only().contains("grpc")) {
+                GrpcBench.run(scenarioBed(), out, results, table);
+            }
+            if (o.only().contains("tunnels")) {
+                TunnelProtocolBench.run(scenarioBed(), out, results, table);
             }
             if (o.only().contains("origins")) {
                 manyOrigins();
@@ -331,6 +343,44 @@ public final class TunnelBench {
                 "", ""});
         table.add(new String[] {"proxy restart: seconds until all " + (3 + total) + " tunnels are back", "",
                 fmt(reconnect), "", ""});
+    }
+
+    private ScenarioBed scenarioBed() {
+        return new ScenarioBed(o.jar(), o.work(), data, httpPort, httpsPort, "bench", o.seconds(), o.quick(),
+                (name, args) -> {
+                    startOrigin(name, args);
+                    Process p = origins.get(name);
+                    int n = origins.size(); // one tunnel per origin until "origins" runs
+                    waitUntil(() -> {
+                        if (!p.isAlive()) {
+                            throw new IllegalStateException("origin " + name + " exited: see origin-" + name + ".log");
+                        }
+                        return tunnelCount() >= n;
+                    }, 60_000);
+                }, new ScenarioBed.Load() {
+                    @Override
+                    public Map<String, String> wrk(int connections, String url, String host) throws Exception {
+                        return TunnelBench.this.wrk(connections, url, host);
+                    }
+
+                    @Override
+                    public double curl(int n, String url, String host, boolean upload) throws Exception {
+                        return curlParallel(n, url, host, upload);
+                    }
+
+                    @Override
+                    public long bigBytes() {
+                        return o.bigBytes();
+                    }
+                });
+    }
+
+    private double tunnelCount() {
+        try {
+            return number(admin(false), "tunnelCount");
+        } catch (Exception e) {
+            return -1;
+        }
     }
 
     // ---------------------------------------------------------------------------------------
@@ -575,10 +625,11 @@ public final class TunnelBench {
 
     private void startProxy() throws Exception {
         List<String> cmd = java("proxy", "--bind", "127.0.0.1", "--port", String.valueOf(httpPort),
-                "--tunnel-port", String.valueOf(tunnelPort), "--admin-port", String.valueOf(adminPort),
+                "--tunnel-port", String.valueOf(tunnelPort), "--https-port", String.valueOf(httpsPort), "--admin-port", String.valueOf(adminPort),
                 "--domain", "bench", "--default-tunnel", "files", "--token", "files=" + TOKEN,
                 "--token", "upstream=" + TOKEN, "--token", "sink=" + TOKEN,
-                "--token", WebSocketBench.TUNNEL + "=" + TOKEN, "--data-dir",
+                "--token", WebSocketBench.TUNNEL + "=" + TOKEN, "--token", GrpcBench.TUNNEL + "=" + TOKEN,
+                "--token", TunnelProtocolBench.TUNNEL + "=" + TOKEN, "--data-dir",
                 o.work().resolve("proxy-data").toString(), "--response-timeout", "300s",
                 // The idle-streams scenario holds request bodies open on purpose.
                 "--idle-timeout", "600s");
