@@ -28,6 +28,7 @@ public final class H2LoadBench {
     private static final Pattern FINISHED = Pattern.compile("finished in [0-9.]+m?s, ([0-9.]+) req/s");
     private static final Pattern REQUESTS = Pattern.compile(
             "requests: (\\d+) total, \\d+ started, (\\d+) done, (\\d+) succeeded, (\\d+) failed, (\\d+) errored");
+    private static final Pattern PROTOCOL = Pattern.compile("Application protocol: (\\S+)");
     private static final Pattern MEAN = Pattern.compile(
             "time for request:\\s+\\S+\\s+\\S+\\s+([0-9.]+)(us|ms|s)\\b");
 
@@ -69,7 +70,7 @@ public final class H2LoadBench {
                         + s[1] + " streams";
                 figures.put("c" + s[0] + "_m" + s[1], Map.of("direct", d, "tunnel", t));
                 table.add(new String[] {name + ": requests/s", ScenarioBed.fmt(d.get("rps")),
-                        t.get("failed") > 0 && t.get("rps") == 0 ? "failed" : ScenarioBed.fmt(t.get("rps")), "",
+                        t.get("rps") == 0 ? "failed (no h2?)" : ScenarioBed.fmt(t.get("rps")), "",
                         ScenarioBed.ratio(t.get("rps"), d.get("rps"))});
                 table.add(new String[] {name + ": mean latency (µs)", ScenarioBed.fmt(d.get("mean_us")),
                         ScenarioBed.fmt(t.get("mean_us")), "", ScenarioBed.ratio(t.get("mean_us"), d.get("mean_us"))});
@@ -93,8 +94,11 @@ public final class H2LoadBench {
         Matcher f = FINISHED.matcher(text);
         Matcher r = REQUESTS.matcher(text);
         Matcher l = MEAN.matcher(text);
-        m.put("rps", f.find() ? Double.parseDouble(f.group(1)) : 0.0);
-        boolean counted = r.find();
+        m.put("rps", f.find() && h2 ? Double.parseDouble(f.group(1)) : 0.0);
+        Matcher proto = PROTOCOL.matcher(text);
+        String protocol = proto.find() ? proto.group(1) : "none";
+        boolean h2 = protocol.equals("h2");
+        boolean counted = r.find() && h2; // h2load falls back to HTTP/1.1 when ALPN offers no h2: not this scenario
         m.put("succeeded", counted ? Double.parseDouble(r.group(3)) : 0.0);
         m.put("failed", counted ? Double.parseDouble(r.group(4)) + Double.parseDouble(r.group(5)) : 0.0);
         m.put("mean_us", l.find() ? Double.parseDouble(l.group(1)) * switch (l.group(2)) {
@@ -102,7 +106,8 @@ public final class H2LoadBench {
             case "s" -> 1_000_000;
             default -> 1;
         } : -1.0);
-        out.println("  h2load -c" + connections + " -m" + streams + " " + url + ": " + m);
+        out.println("  h2load -c" + connections + " -m" + streams + " " + url + ": " + m
+                + (h2 ? "" : " (protocol: " + protocol + ", not h2)"));
         if (m.get("succeeded") == 0) {
             out.println("  h2load said:\n" + text.lines().limit(15).map(s -> "    " + s)
                     .reduce("", (a, b) -> a + b + "\n"));

@@ -66,7 +66,7 @@ public final class GrpcBenchTool {
             run(channel, callers, warmup); // JIT warm-up of both ends; figures discarded
             Result r = run(channel, callers, seconds);
             System.out.printf(Locale.ROOT, "{\"calls\":%d,\"cps\":%.1f,\"p50\":%d,\"p99\":%d,\"errors\":%d}%n",
-                    r.calls(), r.calls() / (double) seconds, r.percentile(0.50), r.percentile(0.99), r.errors);
+                    r.calls(), r.calls() / (double) seconds, r.percentile(0.50), r.percentile(0.99), r.errors.get());
         } finally {
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
@@ -115,9 +115,9 @@ public final class GrpcBenchTool {
         }
     }
 
-    /** Calls and a latency histogram in µs (1 µs buckets up to 100 ms, the rest in the last). */
+    /** Calls and a latency histogram in µs (1 µs buckets up to 1 s, the rest in the last). */
     private static final class Result {
-        private static final int BUCKETS = 100_000;
+        private static final int BUCKETS = 1_000_000;
         final AtomicLongArray histogram = new AtomicLongArray(BUCKETS);
         final AtomicLong errors = new AtomicLong();
 
