@@ -94,11 +94,11 @@ public final class H2LoadBench {
         Matcher f = FINISHED.matcher(text);
         Matcher r = REQUESTS.matcher(text);
         Matcher l = MEAN.matcher(text);
-        m.put("rps", f.find() && h2 ? Double.parseDouble(f.group(1)) : 0.0);
         Matcher proto = PROTOCOL.matcher(text);
         String protocol = proto.find() ? proto.group(1) : "none";
         boolean h2 = protocol.equals("h2");
-        boolean counted = r.find() && h2; // h2load falls back to HTTP/1.1 when ALPN offers no h2: not this scenario
+        m.put("rps", f.find() && h2 ? Double.parseDouble(f.group(1)) : 0.0);
+        boolean counted = h2 && r.find(); // h2load falls back to HTTP/1.1 when ALPN offers no h2: not this scenario
         m.put("succeeded", counted ? Double.parseDouble(r.group(3)) : 0.0);
         m.put("failed", counted ? Double.parseDouble(r.group(4)) + Double.parseDouble(r.group(5)) : 0.0);
         m.put("mean_us", l.find() ? Double.parseDouble(l.group(1)) * switch (l.group(2)) {
