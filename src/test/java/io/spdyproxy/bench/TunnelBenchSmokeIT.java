@@ -38,7 +38,9 @@ class TunnelBenchSmokeIT {
                 new PrintStream(log, true, StandardCharsets.UTF_8));
         assertThat(table).contains("1 KiB responses, 100 conn: requests/s", "download x8: MB/s",
                 "upload x1", "slow clients", "open streams on one tunnel", "connected tunnels",
-                "proxy restart", "WebSocket echo round trip", "idle WebSockets");
+                "proxy restart", "WebSocket echo round trip", "idle WebSockets",
+                // issue 11's scenarios: a row each, with figures or saying why they were skipped
+                "h2load", "gRPC unary", "HTTP/2 tunnel");
         assertThat(table.lines().filter(l -> l.startsWith("| ")).count()).isGreaterThanOrEqualTo(20);
         assertThat(Files.readString(results.resolve("latest.json"))).contains("\"small_c100\"", "\"many_origins\"");
         assertThat(results.resolve("latest.png")).exists();
