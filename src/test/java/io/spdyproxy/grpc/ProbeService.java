@@ -82,9 +82,10 @@ final class ProbeService {
         final AtomicLong endlessSent = new AtomicLong();
         final AtomicInteger floodSent = new AtomicInteger();
         final AtomicInteger floodBlockedTimes = new AtomicInteger();
-        /** True from the moment the flood stopped on {@code isReady() == false} until gRPC calls it again. */
-        volatile boolean floodBlocked;
+        final CompletableFuture<Void> floodStarted = new CompletableFuture<>();
         final CompletableFuture<Void> floodDone = new CompletableFuture<>();
+        /** Told the count after every message the flood hands to gRPC. */
+        volatile java.util.function.IntConsumer floodSentWatcher = n -> {};
     }
 
     void reset() {
@@ -173,13 +174,13 @@ final class ProbeService {
                     ServerCallStreamObserver<byte[]> call = (ServerCallStreamObserver<byte[]>) out;
                     call.setOnCancelHandler(() -> p.floodDone.completeExceptionally(new IllegalStateException("cancelled")));
                     call.setOnReadyHandler(() -> {
-                        p.floodBlocked = false;
+                        p.floodStarted.complete(null);
                         while (call.isReady() && p.floodSent.get() < count) {
                             call.onNext(indexed(p.floodSent.getAndIncrement(), size));
+                            p.floodSentWatcher.accept(p.floodSent.get());
                         }
                         if (p.floodSent.get() < count) {
                             p.floodBlockedTimes.incrementAndGet();
-                            p.floodBlocked = true;
                         } else if (!p.floodDone.isDone()) {
                             call.onCompleted();
                             p.floodDone.complete(null);
