@@ -40,7 +40,7 @@ public final class TunnelProtocolBench {
         String h2 = TUNNEL + "." + bed.domain();
         load.wrk(100, url + "/small.bin", h2); // warm-up of the HTTP/2 tunnel's code in both JVMs
         Map<String, Object> figures = new LinkedHashMap<>();
-        String cols = " (SPDY tunnel | HTTP/2 tunnel; ratio HTTP/2 / SPDY)";
+        String cols = " (SPDY tunnel vs HTTP/2 tunnel)";
         for (int c : new int[] {1, 10, 100}) {
             Map<String, String> s = load.wrk(c, url + "/small.bin", spdy);
             Map<String, String> h = load.wrk(c, url + "/small.bin", h2);
