@@ -71,9 +71,10 @@ public final class H2LoadBench {
                 figures.put("c" + s[0] + "_m" + s[1], Map.of("direct", d, "tunnel", t));
                 table.add(new String[] {name + ": requests/s", ScenarioBed.fmt(d.get("rps")),
                         t.get("rps") == 0 ? "failed (no h2?)" : ScenarioBed.fmt(t.get("rps")), "",
-                        ScenarioBed.ratio(t.get("rps"), d.get("rps"))});
+                        t.get("rps") == 0 ? "-" : ScenarioBed.ratio(t.get("rps"), d.get("rps"))});
                 table.add(new String[] {name + ": mean latency (µs)", ScenarioBed.fmt(d.get("mean_us")),
-                        ScenarioBed.fmt(t.get("mean_us")), "", ScenarioBed.ratio(t.get("mean_us"), d.get("mean_us"))});
+                        t.get("mean_us") < 0 ? "failed" : ScenarioBed.fmt(t.get("mean_us")), "",
+                        ScenarioBed.ratio(t.get("mean_us"), d.get("mean_us"))});
             }
             results.put("h2", figures);
         } finally {
@@ -101,7 +102,7 @@ public final class H2LoadBench {
         boolean counted = h2 && r.find(); // h2load falls back to HTTP/1.1 when ALPN offers no h2: not this scenario
         m.put("succeeded", counted ? Double.parseDouble(r.group(3)) : 0.0);
         m.put("failed", counted ? Double.parseDouble(r.group(4)) + Double.parseDouble(r.group(5)) : 0.0);
-        m.put("mean_us", l.find() ? Double.parseDouble(l.group(1)) * switch (l.group(2)) {
+        m.put("mean_us", h2 && l.find() ? Double.parseDouble(l.group(1)) * switch (l.group(2)) {
             case "ms" -> 1_000;
             case "s" -> 1_000_000;
             default -> 1;
