@@ -52,8 +52,7 @@ final class Http2Frontend {
         Http2Settings settings = Http2Settings.defaultSettings()
                 .maxConcurrentStreams(MAX_CONCURRENT_STREAMS)
                 .maxHeaderListSize(MAX_HEADER_LIST_SIZE)
-                .initialWindowSize(STREAM_WINDOW)
-                .pushEnabled(false);
+                .initialWindowSize(STREAM_WINDOW); // no ENABLE_PUSH: a server must not send it (RFC 9113 6.5.2)
         return Http2FrameCodecBuilder.forServer()
                 .initialSettings(settings)
                 .validateHeaders(true)
