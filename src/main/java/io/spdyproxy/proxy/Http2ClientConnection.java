@@ -10,6 +10,9 @@ import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.concurrent.ScheduledFuture;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -38,6 +41,12 @@ final class Http2ClientConnection extends ChannelInboundHandlerAdapter {
     private final boolean counted;
     private ChannelHandlerContext ctx;
     private State state = State.OPEN;
+    /**
+     * The streams' channels. A child channel whose stream ended while frames still wait in it
+     * unread (auto-read is off) stays open until read; when the connection goes, they are closed
+     * here, which releases those frames and tells each exchange that its client is gone.
+     */
+    private final Set<Http2StreamChannel> streams = new HashSet<>();
     private int openStreams;
     private boolean hadStream;
     private ScheduledFuture<?> timer;
@@ -73,12 +82,14 @@ final class Http2ClientConnection extends ChannelInboundHandlerAdapter {
     /** A stream's child channel was set up (on this loop). */
     void streamOpened(Http2StreamChannel ch) {
         openStreams++;
+        streams.add(ch);
         hadStream = true;
         cancel();
-        ch.closeFuture().addListener(f -> streamClosed());
+        ch.closeFuture().addListener(f -> streamClosed(ch));
     }
 
-    private void streamClosed() {
+    private void streamClosed(Http2StreamChannel ch) {
+        streams.remove(ch);
         openStreams--;
         if (openStreams == 0) {
             if (state == State.DRAINING) {
@@ -138,6 +149,9 @@ final class Http2ClientConnection extends ChannelInboundHandlerAdapter {
     public void channelInactive(ChannelHandlerContext ctx) {
         state = State.CLOSED;
         cancel();
+        for (Http2StreamChannel ch : List.copyOf(streams)) {
+            ch.close();
+        }
         px.stats().connectionClosed();
         ctx.fireChannelInactive();
     }

@@ -178,6 +178,8 @@ final class H2TestClient implements AutoCloseable {
 
     @Override
     public void close() {
+        // A stream not read holds its frames until closed (auto-read off): release them.
+        channel.eventLoop().submit(() -> streams.forEach(Http2StreamChannel::close)).syncUninterruptibly();
         channel.close().syncUninterruptibly();
     }
 
@@ -198,7 +200,10 @@ final class H2TestClient implements AutoCloseable {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             try {
-                if (msg instanceof HttpResponse r && r.status().code() >= 200) {
+                if (msg instanceof HttpResponse r) {
+                    if (r.status().code() < 200) {
+                        return; // an interim answer (100 Continue)
+                    }
                     response = r;
                     head.complete(r);
                 }
