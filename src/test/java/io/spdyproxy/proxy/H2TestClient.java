@@ -59,6 +59,8 @@ final class H2TestClient implements AutoCloseable {
     final Channel channel;
     /** The error code of the first GOAWAY the proxy sent. */
     final CompletableFuture<Long> goAway = new CompletableFuture<>();
+    /** The response head of the stream opened last. */
+    volatile CompletableFuture<HttpResponse> lastHead;
     private final List<Http2StreamChannel> streams = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     private H2TestClient(Channel channel) {
@@ -125,6 +127,7 @@ final class H2TestClient implements AutoCloseable {
     CompletableFuture<Reply> send(HttpRequest head, List<ByteBuf> body, HttpHeaders trailers, boolean read,
             CompletableFuture<Http2StreamChannel> streamOut) throws Exception {
         Collector collector = new Collector(read);
+        lastHead = collector.head;
         Http2StreamChannel s = new Http2StreamChannelBootstrap(channel).handler(
                 new ChannelInitializer<Http2StreamChannel>() {
                     @Override
