@@ -110,13 +110,13 @@ class Http2ToolsTest {
     @Test
     void h2loadShortRunAllAnswered() throws Exception {
         need("h2load");
-        List<String> cmd = new ArrayList<>(List.of("h2load", "-n", "2000", "-c", "4", "-m", "20", https("/x")));
+        List<String> cmd = new ArrayList<>(List.of("h2load", "-n", "500", "-c", "2", "-m", "10", https("/x")));
         Run r = run(cmd.toArray(String[]::new));
         assertThat(r.exit()).as(r.out()).isZero();
         assertThat(r.out()).contains("Application protocol: h2")
-                .contains("requests: 2000 total, 2000 started, 2000 done, 2000 succeeded, 0 failed, 0 errored")
-                .contains("status codes: 2000 2xx");
-        Run plain = run("h2load", "-n", "500", "-c", "2", "-m", "10", http("/x"));
-        assertThat(plain.out()).contains("2000 2xx".replace("2000", "500"));
+                .contains("requests: 500 total, 500 started, 500 done, 500 succeeded, 0 failed, 0 errored")
+                .contains("status codes: 500 2xx");
+        Run plain = run("h2load", "-n", "200", "-c", "2", "-m", "10", http("/x"));
+        assertThat(plain.out()).contains("status codes: 200 2xx");
     }
 }
