@@ -27,8 +27,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The proxy P: a TLS listener where origins open tunnels, an HTTP/1.1 front end (plain and/or
- * TLS) whose requests travel as SPDY streams to the tunnel their host routes to, and an optional
+ * The proxy P: a TLS listener where origins open tunnels, an HTTP/1.1 and HTTP/2 front end (plain
+ * and/or TLS) whose requests travel as SPDY streams to the tunnel their host routes to, and an optional
  * status endpoint on loopback. {@link #start} returns once everything is bound.
  *
  * <p>Threading: {@link #start}, {@link #shutdownGracefully} and {@link #close} may be called from
@@ -89,7 +89,7 @@ public final class ProxyServer implements AutoCloseable {
             httpListener = listen(config.httpPort(), frontend(null, "http"));
         }
         if (config.httpsPort() >= 0) {
-            SslContext tls = TlsContexts.server(identity.certificate(), List.of("http/1.1"));
+            SslContext tls = TlsContexts.server(identity.certificate(), List.of("h2", "http/1.1"));
             httpsListener = listen(config.httpsPort(), frontend(tls, "https"));
         }
         if (config.adminPort() >= 0) {
@@ -126,15 +126,23 @@ public final class ProxyServer implements AutoCloseable {
                 // A client may send its requests and shut down its side; it still gets the answers.
                 ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
                 Transport.limitUnsent(ch, 128 * 1024);
-                if (tls != null) {
-                    ch.pipeline().addLast("tls", tls.newHandler(ch.alloc()));
-                } else {
-                    ch.pipeline().addLast("tls-on-plain-port", new TlsOnPlainPort());
-                }
                 ClientTimeouts timeouts = new ClientTimeouts(config.idleTimeout(), config.requestHeadTimeout());
-                ch.pipeline().addLast("timeouts", timeouts);
-                ch.pipeline().addLast("http", frontendCodec());
-                ch.pipeline().addLast("frontend", new FrontendHandler(px, scheme, timeouts));
+                Runnable http1 = () -> {
+                    ch.pipeline().addLast("http", frontendCodec());
+                    ch.pipeline().addLast("frontend", new FrontendHandler(px, scheme, timeouts));
+                };
+                if (tls != null) {
+                    // HTTP/1.1 or HTTP/2, as ALPN decides once the handshake is done.
+                    ch.pipeline().addLast("tls", tls.newHandler(ch.alloc()));
+                    ch.pipeline().addLast("timeouts", timeouts);
+                    ch.pipeline().addLast("alpn", new FrontendProtocols(px, http1));
+                } else {
+                    // HTTP/1.1, unless the first bytes are HTTP/2's prior-knowledge preface.
+                    ch.pipeline().addLast("tls-on-plain-port", new TlsOnPlainPort());
+                    ch.pipeline().addLast("h2-preface", new Http2PriorKnowledge(px));
+                    ch.pipeline().addLast("timeouts", timeouts);
+                    http1.run();
+                }
             }
         };
     }
@@ -193,11 +201,17 @@ public final class ProxyServer implements AutoCloseable {
     }
 
     /**
-     * Stops accepting, sends GOAWAY to every origin, lets in-flight requests finish within the
+     * Stops accepting, sends GOAWAY to every origin and HTTP/2 client, lets in-flight requests finish within the
      * configured grace, then closes everything.
      */
     public void shutdownGracefully() {
         listeners.close().awaitUninterruptibly();
+        for (Channel ch : clients) {
+            Http2ClientConnection h2 = ch.pipeline().get(Http2ClientConnection.class);
+            if (h2 != null) {
+                ch.eventLoop().execute(h2::drain); // GOAWAY; its open streams finish
+            }
+        }
         List<CompletableFuture<Void>> closing = new ArrayList<>();
         for (Tunnel t : px.registry().all()) {
             TunnelSession s = t.session();

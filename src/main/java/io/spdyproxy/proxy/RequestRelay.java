@@ -2,6 +2,7 @@ package io.spdyproxy.proxy;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.spdyproxy.tunnel.StreamError;
@@ -127,9 +128,34 @@ final class RequestRelay {
         if (last) {
             complete();
         }
-        stream.sendData(data, last);
+        HttpHeaders trailers = last ? trailers((LastHttpContent) c) : null;
+        if (trailers != null) {
+            // Trailers end the request (RFC 9110 section 6.5): chunked ones on HTTP/1.1, a final
+            // HEADERS frame on HTTP/2. The tunnel stream carries them as its own last frame.
+            if (data.isReadable()) {
+                stream.sendData(data, false);
+            } else {
+                data.release();
+            }
+            stream.sendTrailers(trailers);
+        } else {
+            stream.sendData(data, last);
+        }
         if (last) {
             ex.armTimeout();
+        }
+    }
+
+    /** The request's trailers without framing and routing fields, or null when none are left. */
+    private static HttpHeaders trailers(LastHttpContent last) {
+        if (last.trailingHeaders().isEmpty()) {
+            return null;
+        }
+        try {
+            HttpHeaders t = OriginResponses.trailers(last.trailingHeaders());
+            return t.isEmpty() ? null : t;
+        } catch (IllegalArgumentException e) {
+            return null; // the decoder validated them already; nothing valid to pass on
         }
     }
 

@@ -18,6 +18,7 @@ import io.spdyproxy.spdy.SpdySessionConfig;
 import io.spdyproxy.spdy.SpdySessionListener;
 import io.spdyproxy.spdy.http.SpdyClient;
 import io.spdyproxy.spdy.http.SpdyServer;
+import io.spdyproxy.testing.NodeScript;
 import io.spdyproxy.testing.TestCerts;
 import io.spdyproxy.tls.PemFiles;
 import io.spdyproxy.tls.TlsContexts;
@@ -69,7 +70,7 @@ class NpmSpdyInteropTest {
 
     @BeforeEach
     void requireNode() {
-        NodePeer.assumeInstalled(); // per test, so that each skip is reported with its reason
+        NodeScript.assumeInstalled("spdy"); // per test, so that each skip is reported with its reason
     }
 
     @AfterAll
@@ -84,7 +85,7 @@ class NpmSpdyInteropTest {
         try (SpdyServer server = SpdyServer.start(new InetSocketAddress("127.0.0.1", 0),
                 TlsContexts.server(TestCerts.LOCALHOST, List.of(ALPN)),
                 SpdySessionConfig.builder(SpdyRole.SERVER).build(), SpdyTunnelSession.listener(new ExampleHandler()), group);
-                NodePeer client = NodePeer.start("npm-client.js", server.port(), REQUESTS,
+                NodeScript client = NodeScript.start("npm-client.js", server.port(), REQUESTS,
                         5, 3, CONCURRENCY)) {
             Map<String, Object> r = client.nextJson(GUARD);
             // While the client still holds its session: one, and still open.
@@ -123,7 +124,7 @@ class NpmSpdyInteropTest {
         Path cert = dir.resolve("cert.pem");
         Path key = dir.resolve("key.pem");
         PemFiles.write(TestCerts.LOCALHOST, cert, key);
-        try (NodePeer server = NodePeer.start("npm-server.js", cert, key)) {
+        try (NodeScript server = NodeScript.start("npm-server.js", cert, key)) {
             int port = (int) server.nextJson(GUARD).get("port");
             SpdySession session = SpdyClient.connect(group, new InetSocketAddress("127.0.0.1", port),
                     TlsContexts.client(TestCerts.LOCALHOST.certificate(), List.of(ALPN)),

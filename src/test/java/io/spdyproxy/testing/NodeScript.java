@@ -22,12 +22,11 @@ import java.util.function.Consumer;
 import org.yaml.snakeyaml.Yaml;
 
 /**
- * A node.js script of {@code src/test/node} run as a peer process, for any test package (the
- * interop package's {@code NodePeer}, which predates it, is the same for the npm spdy tests and
- * could be folded into it). It talks on stdout in JSON
- * lines (one object per line, parsed with SnakeYAML: JSON is a subset of YAML); its stderr is
- * kept for failure messages; closing its stdin tells it to finish. Tests skip when node or the
- * npm packages ({@code npm ci --prefix src/test/node}) are missing.
+ * A node.js script of {@code src/test/node} run as a peer process, for any test package (the npm
+ * spdy interop tests, the WebSocket tests). It talks on stdout in JSON lines (one object per line,
+ * parsed with SnakeYAML: JSON is a subset of YAML); its stderr is kept for failure messages;
+ * closing its stdin tells it to finish. Tests skip when node or the npm packages
+ * ({@code npm ci --prefix src/test/node}) are missing.
  *
  * <p>Threading: driven by one test thread; stdout and stderr are drained by two daemon threads.
  */

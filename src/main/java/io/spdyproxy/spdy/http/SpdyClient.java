@@ -49,7 +49,13 @@ public final class SpdyClient {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         if (ssl == null) {
-                            return; // installed once connected, below
+                            // Installed once connected, below, and no byte is read before: the
+                            // connect listener may run as a later loop task (when the connect
+                            // completed before it was added), after auto-read had already read the
+                            // peer's first frames (its SETTINGS, a PING) into a pipeline without
+                            // the session, where they were dropped.
+                            ch.config().setAutoRead(false);
+                            return;
                         }
                         ch.pipeline().addLast(ssl.newHandler(ch.alloc(),
                                 address.getHostString(), address.getPort()));
@@ -76,7 +82,9 @@ public final class SpdyClient {
             if (!done.isSuccess()) {
                 result.completeExceptionally(done.cause());
             } else if (ssl == null) {
-                result.complete(SpdySession.install(f.channel(), config, listener));
+                SpdySession session = SpdySession.install(f.channel(), config, listener);
+                f.channel().config().setAutoRead(true); // the session reads from here on
+                result.complete(session);
             }
         });
         Channel ch = f.channel();
