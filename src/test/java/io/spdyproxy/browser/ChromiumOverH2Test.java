@@ -28,7 +28,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.imageio.ImageIO;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,7 +40,6 @@ import org.junit.jupiter.api.io.TempDir;
  * once the page has loaded. Chromium's own console log (stderr) must hold no message either.
  * Skipped, with the reason, when chromium is not installed (.ci/run installs it).
  */
-@Disabled("needs the HTTP/2 front end (ALPN h2 on the HTTPS port) on main; today Chromium gets http/1.1")
 class ChromiumOverH2Test {
     private static final String TOKEN = "browser-token-0123456789abcdef";
     private static final Pattern RESULT = Pattern.compile("<pre id=\"result\">([^<]*)</pre>");
