@@ -60,7 +60,13 @@ final class GrpcBed implements AutoCloseable {
     private EventLoopGroup originLoops;
     private final List<ManagedChannel> channels = new ArrayList<>();
 
+    /** grpc-java's server logger, which warns of a request without {@code te: trailers}. */
+    private static final java.util.logging.Logger SERVER_LOG =
+            java.util.logging.Logger.getLogger("io.grpc.netty.shaded.io.grpc.netty.NettyServerHandler");
+    private final java.util.logging.Handler teWarnings = service.teWarnings();
+
     private GrpcBed() throws IOException {
+        SERVER_LOG.addHandler(teWarnings);
         server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
                 .addService(service.definition()).maxInboundMessageSize(MAX_MESSAGE).build().start();
     }
@@ -141,5 +147,6 @@ final class GrpcBed implements AutoCloseable {
             originLoops.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         }
         server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        SERVER_LOG.removeHandler(teWarnings);
     }
 }

@@ -77,6 +77,18 @@ abstract class GrpcCases {
         assertThat(new String(answer, StandardCharsets.UTF_8)).isEqualTo("hello");
     }
 
+    /**
+     * gRPC requires {@code te: trailers} on a request (gRPC over HTTP/2, "Requests"); RFC 9113
+     * section 8.2.2 lets exactly that TE value cross HTTP/2, so a proxy must keep it. Servers that
+     * check it refuse a call without it; grpc-java logs a warning, which is what this listens for
+     * (it logs before it starts the call, so the answer comes after it).
+     */
+    @Test
+    void teTrailersReachesTheApp() {
+        ClientCalls.blockingUnaryCall(channel, ProbeService.ECHO, CallOptions.DEFAULT, new byte[1]);
+        assertThat(bed.service.probes.teTrailersMissing).as("the app warned: no te: trailers").isFalse();
+    }
+
     @Test
     void serverStreamsTenThousandMessagesInOrder() {
         Iterator<byte[]> it = ClientCalls.blockingServerStreamingCall(channel, ProbeService.COUNT, CallOptions.DEFAULT,

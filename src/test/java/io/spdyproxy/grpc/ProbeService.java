@@ -82,6 +82,8 @@ final class ProbeService {
         final AtomicLong endlessSent = new AtomicLong();
         final AtomicInteger floodSent = new AtomicInteger();
         final AtomicInteger floodBlockedTimes = new AtomicInteger();
+        /** Set when grpc-java's server warned of a request without {@code te: trailers}. */
+        volatile boolean teTrailersMissing;
         final CompletableFuture<Void> floodStarted = new CompletableFuture<>();
         final CompletableFuture<Void> floodDone = new CompletableFuture<>();
         /** Told the count after every message the flood hands to gRPC. */
@@ -90,6 +92,27 @@ final class ProbeService {
 
     void reset() {
         probes = new Probes();
+    }
+
+    /**
+     * grpc-java's server drops {@code te} from the metadata it hands the app and only logs a
+     * warning when {@code te: trailers} is missing; this listens for that warning.
+     */
+    java.util.logging.Handler teWarnings() {
+        return new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                if (r.getMessage() != null && r.getMessage().contains("TE: trailers")) {
+                    probes.teTrailersMissing = true;
+                }
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        };
     }
 
     ServerServiceDefinition definition() {
