@@ -96,7 +96,8 @@ final class Http2Connection {
 
     /** True when a new stream may be opened now. */
     boolean hasCapacity() {
-        return state == State.ACTIVE && open < Math.min(MAX_STREAMS, codec.connection().local().maxActiveStreams());
+        return state == State.ACTIVE && open < Math.min(MAX_STREAMS, codec.connection().local().maxActiveStreams())
+                && codec.connection().local().canOpenStream();
     }
 
     /** True once the app's SETTINGS arrived (the connection carried or could carry requests). */
@@ -128,7 +129,11 @@ final class Http2Connection {
                 streamEnded();
                 return;
             }
-            ((Http2StreamChannel) done.getNow()).closeFuture().addListener(c -> streamEnded());
+            // Counted as ended only after the codec is done with the stream: a stream channel
+            // closes while the frame that ends it is still being read, before the codec moved the
+            // stream out of its active ones (a new stream opened then would exceed the app's limit).
+            ((Http2StreamChannel) done.getNow()).closeFuture()
+                    .addListener(c -> channel.eventLoop().execute(this::streamEnded));
         });
         return f;
     }

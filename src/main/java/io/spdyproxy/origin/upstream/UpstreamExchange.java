@@ -138,7 +138,7 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
                 fail(HttpResponseStatus.BAD_GATEWAY, "cannot send the request upstream: " + w.cause() + "\n");
             }
         });
-        if (upgrade != null || !ex.requestHasBody()) {
+        if ((upgrade != null || !ex.requestHasBody()) && !(request instanceof LastHttpContent)) {
             // Ends the message in HttpClientCodec's encoder, or the next request on this connection fails.
             upstream.write(LastHttpContent.EMPTY_LAST_CONTENT);
         }

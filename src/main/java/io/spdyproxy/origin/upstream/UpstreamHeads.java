@@ -1,6 +1,9 @@
 package io.spdyproxy.origin.upstream;
 
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -71,10 +74,16 @@ final class UpstreamHeads {
         h.set("x-forwarded-proto", ex.scheme());
         if (http2) {
             if (!ex.requestHasBody()) {
+                // Whole in one HEADERS frame with END_STREAM, rather than an empty DATA frame after it.
                 h.remove(HttpHeaderNames.CONTENT_LENGTH);
+                out = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, out.method(), out.uri(),
+                        Unpooled.EMPTY_BUFFER, h, EmptyHttpHeaders.INSTANCE);
+                h = out.headers();
             }
-            // RFC 9113 section 8.2.2: TE may appear, with "trailers" only (gRPC requires it).
-            if (acceptsTrailers(in.headers())) {
+            // RFC 9113 section 8.2.2: TE may appear, with "trailers" only. gRPC requires it; the
+            // SPDY tunnel does not carry TE (a connection-level field, SPDY/3 section 3.2.1), so a
+            // gRPC request (RFC-less, grpc/doc/PROTOCOL-HTTP2.md) gets it back here.
+            if (acceptsTrailers(in.headers()) || isGrpc(in.headers())) {
                 h.set(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS);
             }
             return out;
@@ -98,6 +107,11 @@ final class UpstreamHeads {
         }
         h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
         return out;
+    }
+
+    private static boolean isGrpc(HttpHeaders h) {
+        String type = h.get(HttpHeaderNames.CONTENT_TYPE);
+        return type != null && type.toLowerCase(Locale.ROOT).startsWith("application/grpc");
     }
 
     /** Whether a request's TE field lists "trailers" (RFC 9110 section 10.1.4). */
