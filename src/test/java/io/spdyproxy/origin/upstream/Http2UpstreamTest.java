@@ -269,7 +269,7 @@ class Http2UpstreamTest {
     void anUploadToAnH2AppThatDoesNotReadIsHeldBackByItsStreamWindow(Kind kind) throws Exception {
         H2TestApp app = app(kind, 100);
         startProxy(trusted(app));
-        long size = 32 * MIB;
+        long size = 16 * MIB;
         // What may be in flight while the app reads nothing: the tunnel's window for the stream
         // (the most it may grow to), the app's HTTP/2 stream window (65,535 by default), a chunk.
         long limit = serverConfig.maxStreamWindow() + 65_535 + 2L * CHUNK;
