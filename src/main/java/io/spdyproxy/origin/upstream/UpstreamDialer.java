@@ -3,6 +3,8 @@ package io.spdyproxy.origin.upstream;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
@@ -23,6 +25,7 @@ import java.io.IOException;
  */
 final class UpstreamDialer {
     static final String TLS = "tls";
+    private static final String DIALING = "dialing";
 
     private final UpstreamConfig config;
     private final UpstreamTls tls;
@@ -51,6 +54,7 @@ final class UpstreamDialer {
                         if (tls != null) {
                             ch.pipeline().addLast(TLS, tls.newHandler(ch.alloc(), offerH2));
                         }
+                        ch.pipeline().addLast(DIALING, new Dialing());
                     }
                 });
         ChannelFuture connect = b.connect(config.url().getHost(), config.port());
@@ -61,12 +65,12 @@ final class UpstreamDialer {
             }
             SslHandler ssl = f.channel().pipeline().get(SslHandler.class);
             if (ssl == null) {
-                promise.trySuccess(f.channel());
+                handOver(f.channel(), promise);
                 return;
             }
             ssl.handshakeFuture().addListener(h -> {
                 if (h.isSuccess()) {
-                    promise.trySuccess(f.channel());
+                    handOver(f.channel(), promise);
                     return;
                 }
                 f.channel().close();
@@ -75,6 +79,26 @@ final class UpstreamDialer {
             });
         });
         return promise;
+    }
+
+    private static void handOver(Channel ch, Promise<Channel> promise) {
+        if (ch.pipeline().get(DIALING) != null) {
+            ch.pipeline().remove(DIALING);
+        }
+        if (!promise.trySuccess(ch)) {
+            ch.close();
+        }
+    }
+
+    /**
+     * Ends the pipeline while the connection is being set up: a failed handshake is reported
+     * through the dial's future (explained), not logged again as an unhandled exception.
+     */
+    private static final class Dialing extends ChannelInboundHandlerAdapter {
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
     }
 
     /** True when the connection speaks HTTP/2: h2c by configuration, or {@code h2} chosen by ALPN. */

@@ -75,7 +75,8 @@ final class H2TestApp implements AutoCloseable {
     enum Kind { H2C, H2_TLS, HTTP1_TLS }
 
     /** A request as the app saw it. */
-    record Seen(String uri, boolean http2, HttpHeaders headers, HttpHeaders trailers, Channel connection) {}
+    record Seen(String uri, boolean http2, HttpHeaders headers, HttpHeaders trailers, Channel connection,
+            long bodyBytes, long bodyCrc) {}
 
     final Kind kind;
     final AtomicInteger accepted = new AtomicInteger();
@@ -224,7 +225,8 @@ final class H2TestApp implements AutoCloseable {
         private void onEnd(ChannelHandlerContext ctx, HttpHeaders trailers) {
             HttpRequest r = request;
             seen.computeIfAbsent(r.uri(), u -> new CompletableFuture<>()).complete(new Seen(r.uri(),
-                    ctx.channel() instanceof Http2StreamChannel, r.headers().copy(), trailers.copy(), connection(ctx)));
+                    ctx.channel() instanceof Http2StreamChannel, r.headers().copy(), trailers.copy(), connection(ctx),
+                    received, crc.getValue()));
             QueryStringDecoder q = new QueryStringDecoder(r.uri());
             switch (q.path()) {
                 case "/hello" -> text(ctx, "hello " + r.uri());
