@@ -25,6 +25,7 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
@@ -230,6 +231,11 @@ final class H2TestApp implements AutoCloseable {
             QueryStringDecoder q = new QueryStringDecoder(r.uri());
             switch (q.path()) {
                 case "/hello" -> text(ctx, "hello " + r.uri());
+                case "/goaway" -> {
+                    // GOAWAY naming this stream as the last one: it completes, no new one may start.
+                    ctx.channel().parent().writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
+                    text(ctx, "bye");
+                }
                 case "/gate" -> {
                     if (gated.incrementAndGet() >= gateTarget) {
                         gateReached.complete(null);

@@ -265,6 +265,25 @@ class Http2UpstreamTest {
 
     @ParameterizedTest
     @EnumSource(value = Kind.class, names = {"H2C", "H2_TLS"})
+    @Timeout(60)
+    void afterTheAppsGoAwayTheStreamInFlightCompletesAndTheNextRequestTakesANewConnection(Kind kind)
+            throws Exception {
+        H2TestApp app = app(kind, 100);
+        startProxy(trusted(app));
+
+        Reply bye = fetch("/goaway", h -> {});
+        assertThat(bye.status()).isEqualTo(200);
+        assertThat(bye.body()).isEqualTo("bye");
+        assertThat(app.connections.get(0).closeFuture().await(10, TimeUnit.SECONDS))
+                .as("the drained connection is closed").isTrue();
+
+        Reply next = fetch("/hello", h -> {});
+        assertThat(next.status()).isEqualTo(200);
+        assertThat(app.accepted.get()).isEqualTo(2);
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Kind.class, names = {"H2C", "H2_TLS"})
     @Timeout(120)
     void anUploadToAnH2AppThatDoesNotReadIsHeldBackByItsStreamWindow(Kind kind) throws Exception {
         H2TestApp app = app(kind, 100);
