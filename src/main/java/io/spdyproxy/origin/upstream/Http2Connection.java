@@ -6,6 +6,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
@@ -18,6 +19,7 @@ import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.spdyproxy.tunnel.StreamError;
 import java.io.IOException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -148,6 +150,18 @@ final class Http2Connection {
 
     void close() {
         channel.close();
+    }
+
+    /**
+     * The tunnel reset for the app's RST_STREAM: a refusal before any answer stays a refusal
+     * (RFC 9113 section 8.7: the request was not processed), a cancel a cancel, anything else
+     * an internal error.
+     */
+    static StreamError tunnelError(Http2Error appReset, boolean answered) {
+        if (appReset == Http2Error.REFUSED_STREAM && !answered) {
+            return StreamError.REFUSED;
+        }
+        return appReset == Http2Error.CANCEL ? StreamError.CANCEL : StreamError.INTERNAL_ERROR;
     }
 
     /** Why the connection could not start, for the requests that waited on it. */

@@ -209,6 +209,12 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
         }
     }
 
+    private void cancelTimer() {
+        if (responseTimer != null) {
+            responseTimer.cancel(false);
+        }
+    }
+
     private boolean responseStarted() {
         return state == State.STREAMING_RESPONSE || state == State.DONE;
     }
@@ -254,9 +260,7 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
                 upstream.read();
                 return;
             }
-            if (responseTimer != null) {
-                responseTimer.cancel(false);
-            }
+            cancelTimer();
             state = State.STREAMING_RESPONSE;
             keepAlive = HttpUtil.isKeepAlive(r);
             if (upgrade != null) {
@@ -303,9 +307,7 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
      * never pooled again; {@link UpgradedRelay} owns it from here.
      */
     private void switchProtocols(HttpResponse r) {
-        if (responseTimer != null) {
-            responseTimer.cancel(false);
-        }
+        cancelTimer();
         state = State.DONE;
         ArrayDeque<Object[]> held = new ArrayDeque<>(early);
         early.clear();
@@ -381,8 +383,10 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof Http2ResetFrame rst) {
             // The stream closes right after this event (channelInactive), which relays it.
-            Http2Error code = Http2Error.valueOf(rst.errorCode());
-            appReset = code != null ? code : Http2Error.INTERNAL_ERROR;
+            appReset = Http2Error.valueOf(rst.errorCode());
+            if (appReset == null) {
+                appReset = Http2Error.INTERNAL_ERROR;
+            }
         }
         ctx.fireUserEventTriggered(evt);
     }
@@ -394,16 +398,13 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
         }
         if (appReset != null) {
             // The app reset its HTTP/2 stream: the tunnel stream is reset too, so the client sees
-            // the request fail (a refusal stays a refusal), never a made-up response.
+            // the request fail, never a made-up response.
             log.debug("upstream {} reset a stream: {}", config.url(), appReset);
-            boolean refused = appReset == Http2Error.REFUSED_STREAM && !responseStarted();
+            StreamError error = Http2Connection.tunnelError(appReset, responseStarted());
             state = State.DONE;
-            if (responseTimer != null) {
-                responseTimer.cancel(false);
-            }
+            cancelTimer();
             discardEarly();
-            ex.reset(refused ? StreamError.REFUSED : appReset == Http2Error.CANCEL ? StreamError.CANCEL
-                    : StreamError.INTERNAL_ERROR);
+            ex.reset(error);
             return;
         }
         if (responseStarted()) {
@@ -428,9 +429,7 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
         }
         boolean answered = responseStarted();
         state = State.DONE;
-        if (responseTimer != null) {
-            responseTimer.cancel(false);
-        }
+        cancelTimer();
         discardEarly();
         if (upstream != null) {
             upstream.pipeline().remove(this);
@@ -449,9 +448,7 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
         }
         // The client went away (RST_STREAM CANCEL): stop the app's work, never reuse the connection.
         state = State.DONE;
-        if (responseTimer != null) {
-            responseTimer.cancel(false);
-        }
+        cancelTimer();
         Object[] e;
         while ((e = early.poll()) != null) {
             ((ByteBuf) e[0]).release();
