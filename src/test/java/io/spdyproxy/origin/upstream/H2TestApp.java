@@ -249,7 +249,7 @@ final class H2TestApp implements AutoCloseable {
                     last.trailingHeaders().set("x-checksum", "abc123");
                     ctx.writeAndFlush(last);
                 }
-                case "/upload" -> upload(ctx, trailers, Long.parseLong(q.parameters().get("n").get(0)));
+                case "/upload", "/download" -> upload(ctx, trailers, Long.parseLong(q.parameters().get("n").get(0)));
                 case "/rst" -> {
                     ctx.write(head());
                     ctx.write(new DefaultHttpContent(Unpooled.copiedBuffer("partial", StandardCharsets.UTF_8)));

@@ -66,6 +66,9 @@ class Http2UpstreamTest {
     private final SpdySessionConfig serverConfig = SpdySessionConfig.builder(SpdyRole.SERVER).build();
     private final SpdySessionConfig clientConfig = SpdySessionConfig.builder(SpdyRole.CLIENT).build();
     private final List<AutoCloseable> closeables = new ArrayList<>();
+    /** The proxy's side of each stream, by request URI. */
+    private final java.util.Map<String, CompletableFuture<io.spdyproxy.tunnel.TunnelStream>> tunnelStreams =
+            new java.util.concurrent.ConcurrentHashMap<>();
     private EventLoopGroup appLoops;
     private EventLoopGroup serverLoops;
     private EventLoopGroup clientLoops;
@@ -318,6 +321,38 @@ class Http2UpstreamTest {
         assertThat(body.trailers.get("x-upload-crc")).isEqualTo(Long.toString(H2TestApp.patternCrc(size)));
     }
 
+    @ParameterizedTest
+    @EnumSource(value = Kind.class, names = {"H2C", "H2_TLS"})
+    @Timeout(120)
+    void aDownloadFromAnH2AppIsReadOnlyAsTheTunnelStreamTakesIt(Kind kind) throws Exception {
+        H2TestApp app = app(kind, 100);
+        startProxy(trusted(app));
+        long size = 16 * MIB;
+        int window = clientConfig.initialStreamWindow();
+        String uri = "/download?n=" + size;
+
+        Body body = new Body();
+        body.hold = true;
+        send(get(uri), false, body);
+        // The client holds everything: its window fills, and the proxy reads no further from the
+        // app than its tunnel stream takes (the app's stream window then stops the app).
+        assertThat(body.windowFull(window).get(20, TimeUnit.SECONDS)).isEqualTo(window);
+        io.spdyproxy.tunnel.TunnelStream proxied = tunnelStreams.get(uri).get(5, TimeUnit.SECONDS);
+        CountDownLatch never = new CountDownLatch(1);
+        assertThat(never.await(1000, TimeUnit.MILLISECONDS)).isFalse(); // let a leak show, if any
+        long queued = serverLoops.submit(proxied::maxQueuedBytes).get();
+        System.out.printf("h2 download held by the client: proxy stream queue max %d bytes (window %d)%n",
+                queued, window);
+        assertThat(queued).as("bytes the proxy queued for a client that reads nothing")
+                .isLessThanOrEqualTo(window + 2L * Http2Connection.STREAM_WINDOW);
+
+        clientLoops.submit(body::drain).get();
+        assertThat(body.done.get(60, TimeUnit.SECONDS)).isEqualTo(size);
+        assertThat(body.crc()).isEqualTo(H2TestApp.patternCrc(size));
+        assertThat(serverLoops.submit(proxied::maxQueuedBytes).get())
+                .isLessThanOrEqualTo(clientConfig.maxStreamWindow() + 2L * Http2Connection.STREAM_WINDOW);
+    }
+
     // ------------------------------------------------------------------------------------------
     // TLS: the app's certificate
 
@@ -386,8 +421,12 @@ class Http2UpstreamTest {
 
     private void startProxy(UpstreamConfig config) throws Exception {
         proxy = new ReverseProxyHandler(config);
+        io.spdyproxy.tunnel.RequestHandler recording = ex -> {
+            tunnelStreams.computeIfAbsent(ex.request().uri(), u -> new CompletableFuture<>()).complete(ex.stream());
+            proxy.onRequest(ex);
+        };
         server = SpdyServer.start(new InetSocketAddress("127.0.0.1", 0),
-                TlsContexts.server(TestCerts.LOCALHOST, ALPN), serverConfig, SpdyTunnelSession.listener(proxy),
+                TlsContexts.server(TestCerts.LOCALHOST, ALPN), serverConfig, SpdyTunnelSession.listener(recording),
                 serverLoops);
         client = SpdyClient.connect(clientLoops, new InetSocketAddress("127.0.0.1", server.port()),
                 TlsContexts.client(TestCerts.LOCALHOST.certificate(), ALPN), clientConfig,
@@ -432,8 +471,16 @@ class Http2UpstreamTest {
         }).get(10, TimeUnit.SECONDS);
     }
 
-    /** Checksums a response body as it arrives, consuming it; records its trailers. */
+    /**
+     * Checksums a response body as it arrives, consuming it (or, while {@link #hold}, keeping it
+     * unconsumed until {@link #drain}); records its trailers.
+     */
     static final class Body implements BodyListener {
+        volatile boolean hold;
+        private final java.util.ArrayDeque<ByteBuf> held = new java.util.ArrayDeque<>();
+        private long heldBytes;
+        private int fullAt = Integer.MAX_VALUE;
+        private final CompletableFuture<Long> windowFull = new CompletableFuture<>();
         final CompletableFuture<Long> done = new CompletableFuture<>();
         final CompletableFuture<SpdyStreamException> closed = new CompletableFuture<>();
         volatile HttpCall call;
@@ -450,11 +497,38 @@ class Http2UpstreamTest {
             if (small.size() < 4096) {
                 small.writeBytes(ByteBufUtil.getBytes(chunk));
             }
-            chunk.release();
-            call.consume(n);
             if (last) {
                 done.complete(received);
             }
+            if (hold) {
+                held.add(chunk);
+                heldBytes += n;
+                if (heldBytes >= fullAt) {
+                    windowFull.complete(heldBytes);
+                }
+                return;
+            }
+            chunk.release();
+            call.consume(n);
+        }
+
+        synchronized CompletableFuture<Long> windowFull(int bytes) {
+            fullAt = bytes;
+            if (heldBytes >= bytes) {
+                windowFull.complete(heldBytes);
+            }
+            return windowFull;
+        }
+
+        /** Stops holding: what was held is consumed (on the client's loop). */
+        synchronized void drain() {
+            hold = false;
+            ByteBuf b;
+            while ((b = held.poll()) != null) {
+                b.release();
+            }
+            call.consume((int) heldBytes);
+            heldBytes = 0;
         }
 
         @Override
