@@ -69,7 +69,9 @@ final class Http2Connection {
         this.channel = channel;
         this.changed = changed;
         this.codec = Http2FrameCodecBuilder.forClient()
-                .initialSettings(Http2Settings.defaultSettings().pushEnabled(false).initialWindowSize(STREAM_WINDOW))
+                // The same 64 KiB of response head the HTTP/1.1 pool's codec accepts.
+                .initialSettings(Http2Settings.defaultSettings().pushEnabled(false).initialWindowSize(STREAM_WINDOW)
+                        .maxHeaderListSize(64 * 1024))
                 .validateHeaders(true)
                 .build();
         channel.pipeline().addLast("h2-codec", codec);

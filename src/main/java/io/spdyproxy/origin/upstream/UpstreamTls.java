@@ -9,7 +9,9 @@ import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslProvider;
 import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
+import io.spdyproxy.tls.TlsContexts;
 import java.security.cert.CertificateException;
 import java.util.Locale;
 import javax.net.ssl.SSLException;
@@ -17,7 +19,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * TLS towards an {@code https://} app: the JDK's trust store by default, {@code --upstream-ca}'s
+ * TLS towards an {@code https://} app (the engine {@link TlsContexts} uses): the JDK's trust store by default, {@code --upstream-ca}'s
  * certificate instead, or (with {@code --upstream-insecure}) no verification at all. The host name
  * of the URL is the SNI name and is checked against the certificate (RFC 9110 section 4.3.4).
  * Two contexts: one offering {@code h2} and {@code http/1.1} by ALPN (the app picks), one offering
@@ -44,6 +46,7 @@ final class UpstreamTls {
 
     private static SslContext context(UpstreamConfig config, String... alpn) {
         SslContextBuilder b = SslContextBuilder.forClient()
+                .sslProvider("jdk".equals(TlsContexts.provider()) ? SslProvider.JDK : SslProvider.OPENSSL)
                 .applicationProtocolConfig(new ApplicationProtocolConfig(Protocol.ALPN,
                         SelectorFailureBehavior.NO_ADVERTISE, SelectedListenerFailureBehavior.ACCEPT, alpn));
         if (config.insecure()) {
