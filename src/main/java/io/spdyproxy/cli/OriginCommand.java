@@ -45,8 +45,15 @@ final class OriginCommand implements Callable<Integer> {
     @Option(names = "--root", description = "Directory to serve (default: the current directory).")
     Path root;
 
-    @Option(names = "--upstream", description = "Serve a local app instead, e.g. http://127.0.0.1:8080.")
+    @Option(names = "--upstream", description = "Serve a local app instead: http://HOST:PORT (HTTP/1.1),"
+            + " h2c://HOST:PORT (HTTP/2 prior knowledge) or https://HOST:PORT (TLS, HTTP/2 or HTTP/1.1 by ALPN).")
     String upstream;
+
+    @Option(names = "--upstream-ca", description = "PEM certificate (CA or the app's own) to trust for an https:// upstream.")
+    Path upstreamCa;
+
+    @Option(names = "--upstream-insecure", description = "Do not verify the https:// upstream's certificate (tests only).")
+    Boolean upstreamInsecure;
 
     @Option(names = "--fingerprint", description = "Accept only the proxy certificate with this SHA-256 fingerprint.")
     String fingerprint;
@@ -86,7 +93,7 @@ final class OriginCommand implements Callable<Integer> {
 
     static final Set<String> KEYS = Set.of("proxy", "name", "token", "root", "upstream", "fingerprint", "ca",
             "insecure", "connections", "showHidden", "allowUploads", "fileCacheTtl", "pingInterval",
-            "legacyHandshake", "shutdownGrace");
+            "legacyHandshake", "shutdownGrace", "upstreamCa", "upstreamInsecure");
 
     /**
      * Exit code when the proxy can never accept this origin as configured (token, certificate,
@@ -101,7 +108,7 @@ final class OriginCommand implements Callable<Integer> {
      * What the flags and the config file say, checked: a directory to serve ({@code files}) or an
      * app ({@code upstream}), never both.
      */
-    record Settings(OriginConfig config, SslContext tls, FileServerConfig files, URI upstream) {}
+    record Settings(OriginConfig config, SslContext tls, FileServerConfig files, UpstreamConfig upstream) {}
 
     /** A started origin: the client and the handler it serves with. */
     record Running(OriginClient client, AutoCloseable handler, String what) implements AutoCloseable {
@@ -164,10 +171,10 @@ final class OriginCommand implements Callable<Integer> {
         AutoCloseable resource;
         String what;
         if (s.upstream() != null) {
-            ReverseProxyHandler h = new ReverseProxyHandler(UpstreamConfig.of(s.upstream()));
+            ReverseProxyHandler h = new ReverseProxyHandler(s.upstream());
             handler = h;
             resource = h;
-            what = "app at " + s.upstream();
+            what = "app at " + s.upstream().url();
         } else {
             StaticFileHandler h = new StaticFileHandler(s.files());
             handler = h;
@@ -200,7 +207,7 @@ final class OriginCommand implements Callable<Integer> {
                     + " app (--upstream), not both");
         }
         if (up != null) {
-            return new Settings(config, tls(y), null, upstreamUrl(up));
+            return new Settings(config, tls(y), null, upstreamConfig(upstreamUrl(up), y));
         }
         Path rootDir = Path.of(dir != null ? dir : ".");
         if (!Files.isDirectory(rootDir)) {
@@ -215,16 +222,42 @@ final class OriginCommand implements Callable<Integer> {
         return new Settings(config, tls(y), fc, null);
     }
 
+    /** The upstream with its certificate checks ({@code --upstream-ca}, {@code --upstream-insecure}). */
+    private UpstreamConfig upstreamConfig(URI url, YamlConfig y) throws java.io.IOException {
+        String caFile = upstreamCa != null ? upstreamCa.toString() : y.string("upstreamCa", null);
+        boolean trustAll = upstreamInsecure != null ? upstreamInsecure : y.bool("upstreamInsecure", false);
+        if ((caFile != null || trustAll) && !"https".equalsIgnoreCase(url.getScheme())) {
+            throw new UserError((caFile != null ? "--upstream-ca" : "--upstream-insecure")
+                    + " applies to an https:// upstream only (--upstream " + url + ")");
+        }
+        if (caFile != null && trustAll) {
+            throw new UserError("--upstream-ca and --upstream-insecure exclude each other: trust one CA, or none");
+        }
+        X509Certificate caCert = null;
+        if (caFile != null) {
+            ProxyCommand.requireFile("--upstream-ca", Path.of(caFile));
+            try {
+                caCert = PemFiles.readCertificate(Path.of(caFile));
+            } catch (java.io.IOException e) {
+                throw new UserError("--upstream-ca " + caFile + ": " + e.getMessage());
+            }
+        }
+        return UpstreamConfig.of(url).withTrust(caCert, trustAll);
+    }
+
     private static URI upstreamUrl(String up) {
-        String expected = " (expected: http://HOST:PORT of the local app, e.g. http://127.0.0.1:8080)";
+        String expected = " (expected: http://, h2c:// or https://HOST:PORT of the local app,"
+                + " e.g. http://127.0.0.1:8080)";
         URI uri;
         try {
             uri = new URI(up.trim());
         } catch (java.net.URISyntaxException e) {
             throw new UserError("--upstream " + up + ": not a URL" + expected);
         }
-        if (!"http".equalsIgnoreCase(uri.getScheme()) || uri.getHost() == null) { // "http://h:abc" has no host
-            throw new UserError("--upstream " + up + ": not an http:// URL with a host and a numeric port" + expected);
+        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(java.util.Locale.ROOT);
+        if (!Set.of("http", "h2c", "https").contains(scheme) || uri.getHost() == null) { // "http://h:abc" has no host
+            throw new UserError("--upstream " + up + ": not an http://, h2c:// or https:// URL with a host and a"
+                    + " numeric port" + expected);
         }
         try {
             UpstreamConfig.of(uri);

@@ -65,6 +65,26 @@ class OriginCommandTest {
     }
 
     @Test
+    void upstreamTakesH2cAndHttpsWithTheirCertificateFlags() throws Exception {
+        Path ca = tmp.resolve("app-ca.pem");
+        io.spdyproxy.tls.PemFiles.write(io.spdyproxy.testing.TestCerts.LOCALHOST, ca, tmp.resolve("app-key.pem"));
+
+        assertThat(origin("--upstream", "h2c://127.0.0.1:50051").settings().upstream().url())
+                .isEqualTo(URI.create("h2c://127.0.0.1:50051"));
+        var https = origin("--upstream", "https://localhost:8443", "--upstream-ca", ca.toString()).settings().upstream();
+        assertThat(https.trustedCa()).isEqualTo(io.spdyproxy.testing.TestCerts.LOCALHOST.certificate());
+        assertThat(https.insecure()).isFalse();
+        Path yaml = Files.writeString(tmp.resolve("origin.yaml"),
+                "upstream: https://localhost:8443\nupstreamInsecure: true\n");
+        assertThat(origin("--config", yaml.toString()).settings().upstream().insecure()).isTrue();
+
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> origin("--upstream", "http://127.0.0.1:8080",
+                "--upstream-insecure").settings()).hasMessageContaining("applies to an https:// upstream only");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> origin("--upstream", "ftp://127.0.0.1:21")
+                .settings()).hasMessageContaining("h2c://");
+    }
+
+    @Test
     void thePrintedOriginCommandRunsAsPrinted() throws Exception {
         ProxyConfig config = ProxyConfig.defaults(tmp.resolve("data")).withBind("127.0.0.1").withPorts(0, 0, -1, -1);
         try (ProxyServer p = ProxyServer.start(config)) {

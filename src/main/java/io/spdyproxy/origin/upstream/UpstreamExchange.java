@@ -2,21 +2,25 @@ package io.spdyproxy.origin.upstream;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.spdyproxy.tunnel.StreamError;
 import io.spdyproxy.tunnel.BodyListener;
@@ -30,6 +34,12 @@ import org.slf4j.LoggerFactory;
  * One request relayed to the app and its response relayed back, in the shape of Netty's
  * HexDumpProxy: the upstream connection reads only when the SPDY stream can take more, and each
  * request-body chunk is consumed (window granted to the peer) only once the app's socket took it.
+ *
+ * <p>The upstream channel is an HTTP/1.1 connection or an HTTP/2 stream channel ({@link
+ * UpstreamConnector}); both speak HTTP/1 objects here. What differs is explicit: the request head
+ * ({@link UpstreamHeads#request}), reuse after the response (a keep-alive connection goes back to
+ * the pool, a stream just ends), and an HTTP/2 stream's RST_STREAM, relayed as a tunnel reset.
+ * On HTTP/2 a body chunk is written out (and so consumed) only as the app's stream window allows.
  *
  * <p>Threading: confined to the SPDY session's event loop, which also runs the upstream channel.
  */
@@ -49,7 +59,7 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
 
     private final TunnelExchange ex;
     private final UpstreamConfig config;
-    private final UpstreamPool pool;
+    private final UpstreamConnector pool;
     private final EventLoop loop;
     /** Body chunks that arrived before the connection was ready; bounded by the stream window. */
     private final ArrayDeque<Object[]> early = new ArrayDeque<>();
@@ -61,8 +71,12 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
     private boolean responseComplete;
     private boolean keepAlive = true;
     private ScheduledFuture<?> responseTimer;
+    /** The request's trailers, sent with its last chunk (null: none). */
+    private HttpHeaders requestTrailers;
+    /** The app's RST_STREAM on an HTTP/2 stream (null: none). */
+    private Http2Error appReset;
 
-    UpstreamExchange(TunnelExchange ex, UpstreamConfig config, UpstreamPool pool, EventLoop loop) {
+    UpstreamExchange(TunnelExchange ex, UpstreamConfig config, UpstreamConnector pool, EventLoop loop) {
         this.ex = ex;
         this.config = config;
         this.pool = pool;
@@ -79,18 +93,18 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
         }
         ex.onWritable(this::readMore);
         ex.onClose(cause -> loop.execute(() -> streamClosed(cause)));
-        ChannelFuture f = pool.acquire(loop);
+        Future<Channel> f = pool.acquire(loop, upgrade != null);
         if (f.isDone()) {
             connected(f);
         } else {
-            f.addListener((ChannelFuture done) -> connected(done));
+            f.addListener((Future<Channel> done) -> connected(done));
         }
     }
 
-    private void connected(ChannelFuture f) {
+    private void connected(Future<Channel> f) {
         if (state == State.DONE) {
             if (f.isSuccess()) {
-                pool.release(f.channel());
+                pool.release(f.getNow());
             }
             return;
         }
@@ -98,19 +112,24 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
             Throwable cause = f.cause();
             boolean timeout = cause instanceof ConnectTimeoutException;
             log.warn("upstream {} unreachable: {}", config.url(), cause.toString());
+            if (cause instanceof UpstreamDialer.UpstreamTlsException) {
+                fail(HttpResponseStatus.BAD_GATEWAY, cause.getMessage() + "\n");
+                return;
+            }
             fail(timeout ? HttpResponseStatus.GATEWAY_TIMEOUT : HttpResponseStatus.BAD_GATEWAY,
-                    "upstream " + (timeout ? "connect timed out" : "unreachable") + ": " + config.url() + "\n");
+                    "upstream " + (timeout ? "connect timed out" : "unreachable") + ": " + config.url()
+                            + (cause.getMessage() != null ? " (" + cause.getMessage() + ")" : "") + "\n");
             return;
         }
         HttpRequest request;
         try {
-            request = UpstreamHeads.request(ex, config, upgrade);
+            request = UpstreamHeads.request(ex, config, upgrade, UpstreamConnector.isHttp2(f.getNow()));
         } catch (IllegalArgumentException e) { // not expected: the request target was checked on arrival
-            pool.release(f.channel());
+            pool.release(f.getNow());
             fail(HttpResponseStatus.BAD_REQUEST, "invalid request: " + e.getMessage() + "\n");
             return;
         }
-        upstream = f.channel();
+        upstream = f.getNow();
         upstream.pipeline().addLast("exchange", this);
         state = State.SENDING;
         upstream.write(request).addListener(w -> {
@@ -119,7 +138,7 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
                 fail(HttpResponseStatus.BAD_GATEWAY, "cannot send the request upstream: " + w.cause() + "\n");
             }
         });
-        if (upgrade != null || !ex.requestHasBody()) {
+        if ((upgrade != null || !ex.requestHasBody()) && !(request instanceof LastHttpContent)) {
             // Ends the message in HttpClientCodec's encoder, or the next request on this connection fails.
             upstream.write(LastHttpContent.EMPTY_LAST_CONTENT);
         }
@@ -154,9 +173,22 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
         }
     }
 
+    @Override
+    public void onTrailers(HttpHeaders trailers) {
+        if (!trailers.isEmpty()) {
+            requestTrailers = trailers;
+        }
+    }
+
     private void writeBody(ByteBuf chunk, boolean last) {
         int n = chunk.readableBytes();
         HttpContent content = last ? new DefaultLastHttpContent(chunk) : new DefaultHttpContent(chunk);
+        if (last && requestTrailers != null) {
+            // Sent as a trailer section: HEADERS with END_STREAM on HTTP/2 (RFC 9113 section
+            // 8.1), the chunked trailer on HTTP/1.1 (RFC 9112 section 7.1.2; a request framed by
+            // Content-Length has no room for them, so they are dropped there).
+            ((LastHttpContent) content).trailingHeaders().set(requestTrailers);
+        }
         upstream.write(content).addListener(w -> {
             if (w.isSuccess()) {
                 ex.consume(n);
@@ -174,6 +206,12 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
         if (responseTimer == null && !responseStarted()) {
             responseTimer = loop.schedule(this::responseTimedOut, config.responseTimeout().toNanos(),
                     TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private void cancelTimer() {
+        if (responseTimer != null) {
+            responseTimer.cancel(false);
         }
     }
 
@@ -222,9 +260,7 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
                 upstream.read();
                 return;
             }
-            if (responseTimer != null) {
-                responseTimer.cancel(false);
-            }
+            cancelTimer();
             state = State.STREAMING_RESPONSE;
             keepAlive = HttpUtil.isKeepAlive(r);
             if (upgrade != null) {
@@ -234,8 +270,21 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
                 keepAlive = false;
                 discardEarly();
             }
-            boolean empty = msg instanceof LastHttpContent lc && !lc.content().isReadable();
-            ex.respond(UpstreamHeads.response(r), empty);
+            if (msg instanceof FullHttpResponse full) {
+                // A whole response in one HEADERS frame with END_STREAM (HTTP/2 only): a head
+                // without a body, or with one only when it is not empty.
+                boolean empty = !full.content().isReadable() && full.trailingHeaders().isEmpty();
+                ex.respond(UpstreamHeads.response(r, UpstreamConnector.isHttp2(upstream)), empty);
+                if (empty) {
+                    full.release();
+                    responseComplete = true;
+                    finish();
+                } else {
+                    relay(full);
+                }
+                return;
+            }
+            ex.respond(UpstreamHeads.response(r, UpstreamConnector.isHttp2(upstream)), false);
             if (msg instanceof HttpContent c) {
                 relay(c);
             } else {
@@ -258,13 +307,11 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
      * never pooled again; {@link UpgradedRelay} owns it from here.
      */
     private void switchProtocols(HttpResponse r) {
-        if (responseTimer != null) {
-            responseTimer.cancel(false);
-        }
+        cancelTimer();
         state = State.DONE;
         ArrayDeque<Object[]> held = new ArrayDeque<>(early);
         early.clear();
-        ex.respond(UpstreamHeads.response(r), false);
+        ex.respond(UpstreamHeads.response(r, false), false);
         UpgradedRelay relay = new UpgradedRelay(ex, upstream, config);
         UpgradedRelay.allowHalfClosure(upstream);
         upstream.pipeline().replace(this, "upgraded", relay);
@@ -333,8 +380,31 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
     }
 
     @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof Http2ResetFrame rst) {
+            // The stream closes right after this event (channelInactive), which relays it.
+            appReset = Http2Error.valueOf(rst.errorCode());
+            if (appReset == null) {
+                appReset = Http2Error.INTERNAL_ERROR;
+            }
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         if (state == State.DONE) {
+            return;
+        }
+        if (appReset != null) {
+            // The app reset its HTTP/2 stream: the tunnel stream is reset too, so the client sees
+            // the request fail, never a made-up response.
+            log.debug("upstream {} reset a stream: {}", config.url(), appReset);
+            StreamError error = Http2Connection.tunnelError(appReset, responseStarted());
+            state = State.DONE;
+            cancelTimer();
+            discardEarly();
+            ex.reset(error);
             return;
         }
         if (responseStarted()) {
@@ -359,9 +429,7 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
         }
         boolean answered = responseStarted();
         state = State.DONE;
-        if (responseTimer != null) {
-            responseTimer.cancel(false);
-        }
+        cancelTimer();
         discardEarly();
         if (upstream != null) {
             upstream.pipeline().remove(this);
@@ -380,9 +448,7 @@ final class UpstreamExchange extends ChannelInboundHandlerAdapter implements Bod
         }
         // The client went away (RST_STREAM CANCEL): stop the app's work, never reuse the connection.
         state = State.DONE;
-        if (responseTimer != null) {
-            responseTimer.cancel(false);
-        }
+        cancelTimer();
         Object[] e;
         while ((e = early.poll()) != null) {
             ((ByteBuf) e[0]).release();

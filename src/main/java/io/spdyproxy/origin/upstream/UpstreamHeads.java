@@ -1,6 +1,9 @@
 package io.spdyproxy.origin.upstream;
 
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -10,6 +13,7 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.spdyproxy.tunnel.TunnelExchange;
 import io.spdyproxy.http.RequestTargets;
 import java.util.HashSet;
@@ -44,10 +48,13 @@ final class UpstreamHeads {
     }
 
     /**
-     * The HTTP/1.1 request for the app under the base URL's path: a keep-alive request, or with
-     * {@code upgrade} (see {@link #upgradeOf}) a bodiless request asking to switch to it.
+     * The request for the app under the base URL's path. Over HTTP/1.1: a keep-alive request, or
+     * with {@code upgrade} (see {@link #upgradeOf}) a bodiless request asking to switch to it. Over
+     * HTTP/2 ({@code http2}; never with an upgrade): the same end-to-end fields, which the stream's
+     * codec turns into a HEADERS frame (Host becomes {@code :authority}, the connection's scheme
+     * {@code :scheme}), without the HTTP/1.1 framing and connection fields (RFC 9113 section 8.2.2).
      */
-    static HttpRequest request(TunnelExchange ex, UpstreamConfig config, String upgrade) {
+    static HttpRequest request(TunnelExchange ex, UpstreamConfig config, String upgrade, boolean http2) {
         HttpRequest in = ex.request();
         // The exchange's URI is a valid request target already (a path the original proxy sent
         // decoded was escaped): escaping again changes nothing there, and makes sure no space,
@@ -65,6 +72,22 @@ final class UpstreamHeads {
             h.set("x-forwarded-host", host);
         }
         h.set("x-forwarded-proto", ex.scheme());
+        if (http2) {
+            if (!ex.requestHasBody()) {
+                // Whole in one HEADERS frame with END_STREAM, rather than an empty DATA frame after it.
+                h.remove(HttpHeaderNames.CONTENT_LENGTH);
+                out = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, out.method(), out.uri(),
+                        Unpooled.EMPTY_BUFFER, h, EmptyHttpHeaders.INSTANCE);
+                h = out.headers();
+            }
+            // RFC 9113 section 8.2.2: TE may appear, with "trailers" only. gRPC requires it; the
+            // SPDY tunnel does not carry TE (a connection-level field, SPDY/3 section 3.2.1), so a
+            // gRPC request (RFC-less, grpc/doc/PROTOCOL-HTTP2.md) gets it back here.
+            if (acceptsTrailers(in.headers()) || isGrpc(in.headers())) {
+                h.set(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS);
+            }
+            return out;
+        }
         if (upgrade != null) {
             // RFC 9110 section 7.8: Upgrade is hop-by-hop, so it is sent again for this hop, with
             // the Connection option that names it. Whatever the client sends after this head is
@@ -86,10 +109,37 @@ final class UpstreamHeads {
         return out;
     }
 
-    /** The response head relayed to the client for the app's {@code r}. */
-    static HttpResponse response(HttpResponse r) {
+    private static boolean isGrpc(HttpHeaders h) {
+        String type = h.get(HttpHeaderNames.CONTENT_TYPE);
+        return type != null && type.toLowerCase(Locale.ROOT).startsWith("application/grpc");
+    }
+
+    /** Whether a request's TE field lists "trailers" (RFC 9110 section 10.1.4). */
+    private static boolean acceptsTrailers(HttpHeaders h) {
+        for (String v : h.getAll(HttpHeaderNames.TE)) {
+            for (String t : v.split(",")) {
+                String coding = t.trim();
+                int semi = coding.indexOf(';');
+                if ((semi < 0 ? coding : coding.substring(0, semi)).trim().equalsIgnoreCase("trailers")) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The response head relayed to the client for the app's {@code r}; {@code http2} when it came
+     * over HTTP/2, whose conversion added fields of its own ({@code x-http2-stream-id}) that stay here.
+     */
+    static HttpResponse response(HttpResponse r, boolean http2) {
         HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, r.status());
         copyEndToEnd(r.headers(), head.headers());
+        if (http2) {
+            for (HttpConversionUtil.ExtensionHeaderNames n : HttpConversionUtil.ExtensionHeaderNames.values()) {
+                head.headers().remove(n.text());
+            }
+        }
         if (r.status().code() == HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
             // RFC 9110 section 15.2.2: a 101 names the protocol switched to in Upgrade; the
             // tunnel carries it (and only on a 101) to the proxy, which answers its client so.

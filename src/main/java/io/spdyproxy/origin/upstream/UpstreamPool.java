@@ -1,12 +1,10 @@
 package io.spdyproxy.origin.upstream;
 
-import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpClientCodec;
-import io.spdyproxy.transport.Transport;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
 import java.util.ArrayDeque;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -23,14 +21,19 @@ final class UpstreamPool {
             io.netty.util.AttributeKey.valueOf(UpstreamPool.class, "watched");
 
     private final UpstreamConfig config;
+    private final UpstreamDialer dialer;
     private final Map<EventLoop, ArrayDeque<Channel>> idle = new ConcurrentHashMap<>();
 
-    UpstreamPool(UpstreamConfig config) {
+    UpstreamPool(UpstreamConfig config, UpstreamDialer dialer) {
         this.config = config;
+        this.dialer = dialer;
     }
 
-    /** An idle connection of {@code loop}, or a new one being connected. */
-    ChannelFuture acquire(EventLoop loop) {
+    /**
+     * An idle connection of {@code loop}, or a new one being connected (for https: offering only
+     * {@code http/1.1} by ALPN, so that the app cannot pick HTTP/2 on it).
+     */
+    Future<Channel> acquire(EventLoop loop) {
         ArrayDeque<Channel> list = idle.get(loop);
         if (list != null) {
             Channel ch;
@@ -39,23 +42,25 @@ final class UpstreamPool {
                     if (ch.pipeline().get(IdleWatch.class) != null) {
                         ch.pipeline().remove(IdleWatch.class);
                     }
-                    return ch.newSucceededFuture();
+                    return loop.newSucceededFuture(ch);
                 }
             }
         }
-        Bootstrap b = new Bootstrap()
-                .group(loop)
-                .channel(Transport.socketChannel())
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) config.connectTimeout().toMillis())
-                .handler(new io.netty.channel.ChannelInitializer<Channel>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        ch.pipeline().addLast(CODEC, new HttpClientCodec(4096, 64 * 1024, 64 * 1024));
-                    }
-                });
-        return b.connect(config.url().getHost(), config.port());
+        Promise<Channel> p = loop.newPromise();
+        dialer.dial(loop, false).addListener((Future<Channel> f) -> {
+            if (f.isSuccess()) {
+                p.setSuccess(adopt(f.getNow()));
+            } else {
+                p.setFailure(f.cause());
+            }
+        });
+        return p;
+    }
+
+    /** Makes a freshly dialled connection an HTTP/1.1 one of this pool (its codec). */
+    Channel adopt(Channel ch) {
+        ch.pipeline().addLast(CODEC, new HttpClientCodec(4096, 64 * 1024, 64 * 1024));
+        return ch;
     }
 
     /** Returns a connection that finished a whole exchange and may be reused. */
