@@ -5,6 +5,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.spdyproxy.tunnel.RequestHandler;
 import io.spdyproxy.tunnel.RequestHead;
@@ -81,6 +82,14 @@ public final class H2TunnelSession implements TunnelSession {
         channel.pipeline().addLast("h2", codec);
         channel.pipeline().addLast("h2-tunnel", t.conn);
         return t;
+    }
+
+    /**
+     * Sends {@code headers} on {@code stream} exactly as given, unvalidated by this side (the codec
+     * encodes them as they are): for tests of what a lying or broken peer can do.
+     */
+    public static void sendRawHeaders(TunnelStream stream, Http2Headers headers, boolean endOfStream) {
+        ((H2TunnelStream) stream).sendRawHeaders(headers, endOfStream);
     }
 
     @Override

@@ -96,6 +96,10 @@ final class H2TunnelStream implements TunnelStream {
         conn.execute(() -> sendHeaders(h, true));
     }
 
+    void sendRawHeaders(Http2Headers h, boolean endOfStream) {
+        conn.execute(() -> sendHeaders(h, endOfStream));
+    }
+
     @Override
     public void sendData(ByteBuf data, boolean endOfStream) {
         int n = data.readableBytes();
