@@ -419,7 +419,7 @@ final class H2Connection extends Http2ChannelDuplexHandler {
             return;
         }
         // Connection errors: the codec sends GOAWAY and closes; say why once.
-        log.info("{}: HTTP/2 tunnel session failed: {}", channel, cause.toString());
+        log.warn("{}: HTTP/2 tunnel session failed: {}", channel, cause.toString());
     }
 
     @Override

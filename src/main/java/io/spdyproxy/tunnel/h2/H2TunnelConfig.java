@@ -16,7 +16,9 @@ import java.util.Objects;
  * @param maxQueuedControlFrames control frames we may owe the peer unwritten (PING and SETTINGS
  *     acks, RSTs) before the session is ended as a flood
  * @param maxResetsPerWindow RST_STREAMs the peer may send per {@code resetWindow} (rapid reset,
- *     CVE-2023-44487) before the session ends
+ *     CVE-2023-44487), and RST_STREAMs other than CANCEL it may make us send, before the session
+ *     ends. Netty counts every reset, answered streams' too; a tunnel carries many clients, each
+ *     of which may cancel at will, so this is far above a single client's limit
  * @param resetWindow see {@code maxResetsPerWindow}
  * @param maxConsecutiveEmptyFrames empty DATA frames without END_STREAM in a row before the session
  *     ends
@@ -72,11 +74,11 @@ public record H2TunnelConfig(
 
     /**
      * 1 MiB per stream and 1 GiB per connection (a stream's memory is bounded by its window, as
-     * in SPDY), 100,000 streams, 32 KiB header lists, 10,000 owed control frames, 1,000 resets per
+     * in SPDY), 100,000 streams, 32 KiB header lists, 10,000 owed control frames, 11,000 resets per
      * 30 s, 16 empty frames, keepalive off, 16 MiB queued per session and 4 MiB per stream.
      */
     public static H2TunnelConfig defaults() {
-        return new H2TunnelConfig(1024 * 1024, 1 << 30, 100_000, 16_384, 32 * 1024, 10_000, 1_000,
+        return new H2TunnelConfig(1024 * 1024, 1 << 30, 100_000, 16_384, 32 * 1024, 10_000, 11_000,
                 Duration.ofSeconds(30), 16, Duration.ZERO, 3, 16 * 1024 * 1024, 4 * 1024 * 1024);
     }
 

@@ -72,6 +72,10 @@ public final class H2TunnelSession implements TunnelSession {
                 // compromised proxy: rapid reset, owed control frames, empty DATA floods.
                 .decoderEnforceMaxRstFramesPerWindow(config.maxResetsPerWindow(),
                         (int) config.resetWindow().toSeconds())
+                // ... and the resets the peer provokes from us (Netty's default of 200 per 30 s
+                // for a server is one browser's worth; a tunnel carries many clients' cancels).
+                .encoderEnforceMaxRstFramesPerWindow(config.maxResetsPerWindow(),
+                        (int) config.resetWindow().toSeconds())
                 .encoderEnforceMaxQueuedControlFrames(config.maxQueuedControlFrames())
                 .decoderEnforceMaxConsecutiveEmptyDataFrames(config.maxConsecutiveEmptyFrames())
                 // Over our limit a new stream is refused at once (retryable), never buffered.

@@ -17,7 +17,9 @@ final class SessionConfigs {
     static H2TunnelConfig h2(SpdySessionConfig c) {
         int window = Math.max(c.initialStreamWindow(), Math.min(c.maxStreamWindow(), H2_STREAM_WINDOW));
         return new H2TunnelConfig(window, Math.max(window, c.sessionWindow()), c.maxConcurrentStreams(), 16_384,
-                c.maxHeaderBlockSize(), c.maxQueuedControlFrames(), c.maxResetsPerWindow(), c.resetWindow(),
+                c.maxHeaderBlockSize(), c.maxQueuedControlFrames(),
+                // Netty counts every RST_STREAM: SPDY's limits for fresh and for stale resets together.
+                c.maxResetsPerWindow() + c.maxStaleResetsPerWindow(), c.resetWindow(),
                 c.maxConsecutiveEmptyFrames(), c.pingInterval(), c.maxMissedPings(), c.maxSessionQueuedBytes(),
                 c.maxStreamQueuedBytes());
     }
