@@ -26,6 +26,7 @@ import io.spdyproxy.transport.Transport;
 import io.spdyproxy.tunnel.h2.H2TunnelSession;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -39,14 +40,14 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@link HostileOriginWindowTest} over an HTTP/2 tunnel: an origin completes the handshake asking
  * for h2, grants 2^31-1 (SETTINGS_INITIAL_WINDOW_SIZE, the connection window, and every DATA byte
- * back at once), and then reads its socket far slower than a client uploads 300 MB through the
+ * back at once), and then reads its socket far slower than a client uploads 128 MiB (eight times the cap) through the
  * proxy. Netty's flow controller would queue whatever the window allows; the tunnel session's
  * send budget must stop the proxy reading the client instead, so what it holds for the tunnel
  * stays under the session cap, and the upload still arrives whole.
  */
 @ExtendWith(LeakCheckExtension.class)
 class HostileH2OriginWindowTest {
-    private static final long UPLOAD = 300L * 1024 * 1024;
+    private static final long UPLOAD = 128L * 1024 * 1024;
     /** The default maxSessionQueuedBytes of a session. */
     private static final long CAP = 16L * 1024 * 1024;
 
@@ -91,7 +92,7 @@ class HostileH2OriginWindowTest {
         H2TunnelSession session = (H2TunnelSession) proxy.tunnels().get(0).session();
 
         CompletableFuture<Long> uploaded = new CompletableFuture<>();
-        try (TunnelFixture.Raw client = new TunnelFixture.Raw(proxy.httpPort())) {
+        try (TunnelFixture.Raw client = new TunnelFixture.Raw(proxy.httpPort(), 0, Duration.ofSeconds(100))) {
             client.request("PUT", "/upload", "Content-Length: " + UPLOAD + "\r\n");
             Thread writer = new Thread(() -> {
                 byte[] chunk = new byte[64 * 1024];
@@ -118,7 +119,7 @@ class HostileH2OriginWindowTest {
         }
         assertThat(origin.received.get()).isEqualTo(UPLOAD);
 
-        System.out.printf("300 MB upload to an HTTP/2 origin granting 2^31-1 and reading slowly: the proxy held at"
+        System.out.printf("128 MiB upload to an HTTP/2 origin granting 2^31-1 and reading slowly: the proxy held at"
                 + " most %d bytes for the tunnel%n", session.maxQueuedBytes());
         assertThat(session.stats().dataBytesSent()).isEqualTo(UPLOAD);
         assertThat(session.maxQueuedBytes()).as("bytes the proxy held for the tunnel at once")
