@@ -75,20 +75,37 @@ class H2TunnelSessionTest {
 
     private void start(H2TunnelConfig serverConfig, RequestHandler handler) throws Exception {
         listener = new ServerBootstrap().group(loops).channel(Transport.serverChannel())
-                .childHandler(new ChannelInitializer<Channel>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        server.complete(H2TunnelSession.install(ch, true, serverConfig, handler, true));
-                    }
-                }).bind("127.0.0.1", 0).sync().channel();
-        Channel ch = new Bootstrap().group(loops).channel(Transport.socketChannel())
-                .handler(new ChannelInitializer<Channel>() {
-                    @Override
-                    protected void initChannel(Channel c) { }
-                }).connect(listener.localAddress()).sync().channel();
-        client = ch.eventLoop().submit(() -> H2TunnelSession.install(ch, false, config(), null, true)).get();
+                .childHandler(installOnActive(server, ch -> H2TunnelSession.install(ch, true, serverConfig, handler,
+                        true)))
+                .bind("127.0.0.1", 0).sync().channel();
+        CompletableFuture<H2TunnelSession> clientEnd = new CompletableFuture<>();
+        new Bootstrap().group(loops).channel(Transport.socketChannel())
+                .handler(installOnActive(clientEnd, ch -> H2TunnelSession.install(ch, false, config(), null, true)))
+                .connect(listener.localAddress()).sync();
+        client = clientEnd.get(5, TimeUnit.SECONDS);
         server.get(5, TimeUnit.SECONDS);
         client.ping().get(5, TimeUnit.SECONDS); // both prefaces and SETTINGS are through
+    }
+
+    /**
+     * Installs a session once the channel is active, before anything is read, as the handshake
+     * does: the codec sends its preface first and sees every byte the peer sends.
+     */
+    private static ChannelInitializer<Channel> installOnActive(CompletableFuture<H2TunnelSession> out,
+            java.util.function.Function<Channel, H2TunnelSession> install) {
+        return new ChannelInitializer<Channel>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                ch.pipeline().addLast(new io.netty.channel.ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelActive(io.netty.channel.ChannelHandlerContext ctx) {
+                        ctx.pipeline().remove(this);
+                        out.complete(install.apply(ch));
+                        ctx.fireChannelActive();
+                    }
+                });
+            }
+        };
     }
 
     private static RequestHead get(String path) {
@@ -253,6 +270,7 @@ class H2TunnelSessionTest {
         client.open(get("/slow"), 0, true, c).get(5, TimeUnit.SECONDS);
         TunnelExchange ex = held.get(5, TimeUnit.SECONDS);
         CompletableFuture<Void> done = client.shutdownGracefully(Duration.ofSeconds(10));
+        client.eventLoop().submit(() -> { }).get(5, TimeUnit.SECONDS); // the shutdown ran on the loop
         assertThat(client.state()).isEqualTo(TunnelSession.State.DRAINING);
         CompletableFuture<TunnelStream> late = client.open(get("/late"), 0, true, new Collector(true));
         assertThat(late).failsWithin(Duration.ofSeconds(5)).withThrowableOfType(ExecutionException.class)
