@@ -1,14 +1,10 @@
 package io.spdyproxy.tunnel.h2;
 
-import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
-import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
-import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2ChannelDuplexHandler;
 import io.netty.handler.codec.http2.Http2Connection;
@@ -19,7 +15,6 @@ import io.netty.handler.codec.http2.Http2FrameStream;
 import io.netty.handler.codec.http2.Http2FrameStreamEvent;
 import io.netty.handler.codec.http2.Http2FrameStreamException;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
-import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2PingFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
@@ -72,8 +67,7 @@ final class H2Connection extends Http2ChannelDuplexHandler {
     private volatile int activeStreams;
     private Http2FrameCodec codec;
     private ChannelHandlerContext ctx;
-    private boolean inRead;
-    private boolean flushPending;
+    private H2Writer writer;
     private ScheduledFuture<?> shutdownDeadline;
 
     H2Connection(H2TunnelSession session, Channel channel, H2TunnelConfig config, RequestHandler requests,
@@ -170,8 +164,7 @@ final class H2Connection extends Http2ChannelDuplexHandler {
             return;
         }
         H2TunnelStream s = new H2TunnelStream(this, newStream(), handler);
-        ChannelFuture f = ctx.write(new DefaultHttp2HeadersFrame(H2Heads.request(head, upgrades), endOfStream)
-                .stream(s.frame()));
+        ChannelFuture f = writer.headers(s.frame(), H2Heads.request(head, upgrades), endOfStream);
         if (f.isDone() && !f.isSuccess()) {
             // The peer never saw it (its limit, the connection): safe to send elsewhere.
             out.completeExceptionally(new StreamClosedException(StreamError.REFUSED, true, true,
@@ -184,35 +177,11 @@ final class H2Connection extends Http2ChannelDuplexHandler {
         if (endOfStream) {
             s.onLocalEndSent();
         }
-        flushSoon();
         out.complete(s);
     }
 
-    ChannelFuture writeHeaders(Http2FrameStream stream, Http2Headers h, boolean endOfStream) {
-        ChannelFuture f = ctx.write(new DefaultHttp2HeadersFrame(h, endOfStream).stream(stream));
-        flushSoon();
-        return f;
-    }
-
-    ChannelFuture writeData(Http2FrameStream stream, ByteBuf data, boolean endOfStream) {
-        ChannelFuture f = ctx.write(new DefaultHttp2DataFrame(data, endOfStream).stream(stream));
-        flushSoon();
-        return f;
-    }
-
-    void writeReset(Http2FrameStream stream, Http2Error error) {
-        ctx.write(new DefaultHttp2ResetFrame(error).stream(stream));
-        flushSoon();
-    }
-
-    void windowUpdate(Http2FrameStream stream, int bytes) {
-        ctx.write(new DefaultHttp2WindowUpdateFrame(bytes).stream(stream));
-        flushSoon();
-    }
-
-    void writeControl(Object frame) {
-        ctx.write(frame);
-        flushSoon();
+    H2Writer writer() {
+        return writer;
     }
 
     /** The remote flow controller's view of {@code stream}: its window and the connection's. */
@@ -270,7 +239,7 @@ final class H2Connection extends Http2ChannelDuplexHandler {
         }
         if (state == TunnelSession.State.ACTIVE) {
             state = TunnelSession.State.DRAINING;
-            writeControl(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
+            writer.write(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
         }
         if (streams.isEmpty()) {
             ctx.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER)
@@ -300,6 +269,7 @@ final class H2Connection extends Http2ChannelDuplexHandler {
     @Override
     protected void handlerAdded0(ChannelHandlerContext ctx) {
         this.ctx = ctx;
+        this.writer = new H2Writer(ctx);
         this.codec = ctx.pipeline().get(Http2FrameCodec.class);
         // The codec grows the connection window to twice the stream window; ours is configured.
         int grow = config.connectionWindow() - (2 * config.streamWindow() - 65_535);
@@ -312,7 +282,7 @@ final class H2Connection extends Http2ChannelDuplexHandler {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        inRead = true;
+        writer.readStarted();
         keepalive.frameReceived();
         try {
             if (msg instanceof Http2HeadersFrame f) {
@@ -374,11 +344,7 @@ final class H2Connection extends Http2ChannelDuplexHandler {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-        inRead = false;
-        if (flushPending) {
-            flushPending = false;
-            ctx.flush();
-        }
+        writer.readComplete();
         ctx.fireChannelReadComplete();
     }
 
@@ -414,7 +380,7 @@ final class H2Connection extends Http2ChannelDuplexHandler {
                 s.onStreamError(StreamError.PROTOCOL_ERROR, "peer broke HTTP/2 on the stream: " + e.getCause());
                 s.resetWith(e.error());
             } else {
-                writeReset(e.stream(), e.error());
+                writer.reset(e.stream(), e.error());
             }
             return;
         }
@@ -434,20 +400,5 @@ final class H2Connection extends Http2ChannelDuplexHandler {
         }
         budget.wakeIfOpen();
         ctx.fireChannelInactive();
-    }
-
-    /** Coalesces the flushes of one loop task (or of one read batch) into one. */
-    private void flushSoon() {
-        if (inRead) {
-            flushPending = true;
-            return;
-        }
-        if (!flushPending) {
-            flushPending = true;
-            loop().execute(() -> {
-                flushPending = false;
-                ctx.flush();
-            });
-        }
     }
 }

@@ -48,7 +48,7 @@ final class H2Keepalive {
     void ping(CompletableFuture<Duration> result) {
         long id = nextPing++;
         pings.put(id, new PendingPing(System.nanoTime(), result));
-        conn.writeControl(new DefaultHttp2PingFrame(id, false));
+        conn.writer().write(new DefaultHttp2PingFrame(id, false));
     }
 
     /** The peer's PING ACK: the answer to one of ours (keepalive ones are not kept). */
@@ -72,7 +72,7 @@ final class H2Keepalive {
             missedPings = 0;
         }
         framesSinceTick = 0;
-        conn.writeControl(new DefaultHttp2PingFrame(-(nextPing++), false)); // negative: not awaited
+        conn.writer().write(new DefaultHttp2PingFrame(-(nextPing++), false)); // negative: not awaited
     }
 
     void stop(Throwable failure) {

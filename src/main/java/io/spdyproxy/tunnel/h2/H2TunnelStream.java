@@ -127,7 +127,7 @@ final class H2TunnelStream implements TunnelStream {
                 int n = Math.min(bytes, unconsumed);
                 unconsumed -= n;
                 if (n > 0 && !closed) {
-                    conn.windowUpdate(frame, n);
+                    conn.writer().windowUpdate(frame, n);
                 }
             });
         }
@@ -188,7 +188,7 @@ final class H2TunnelStream implements TunnelStream {
             return; // reset or already ended: nothing to say any more
         }
         localEnded = endOfStream;
-        conn.writeHeaders(frame, h, endOfStream);
+        conn.writer().headers(frame, h, endOfStream);
     }
 
     private void writeData(ByteBuf data, boolean endOfStream, int n, boolean overHardLimit) {
@@ -206,7 +206,7 @@ final class H2TunnelStream implements TunnelStream {
             return;
         }
         localEnded = endOfStream;
-        conn.writeData(frame, data, endOfStream).addListener(f -> {
+        conn.writer().data(frame, data, endOfStream).addListener(f -> {
             dequeued(n);
             if (f.isSuccess()) {
                 bytesSent += n;
@@ -230,7 +230,7 @@ final class H2TunnelStream implements TunnelStream {
         if (cause == null) {
             cause = new StreamClosedException(error, false, true, why);
         }
-        conn.writeReset(frame, H2Errors.toH2(error));
+        conn.writer().reset(frame, H2Errors.toH2(error));
         closedByCodec(); // the codec closed it with the RST; said here too in case it never knew it
     }
 
@@ -242,7 +242,7 @@ final class H2TunnelStream implements TunnelStream {
     /** On the loop: resets with the code the codec chose (a stream the peer broke). */
     void resetWith(io.netty.handler.codec.http2.Http2Error error) {
         if (!closed) {
-            conn.writeReset(frame, error);
+            conn.writer().reset(frame, error);
             closedByCodec();
         }
     }
@@ -319,7 +319,7 @@ final class H2TunnelStream implements TunnelStream {
         int n = data.readableBytes();
         int padding = f.initialFlowControlledBytes() - n;
         if (padding > 0) {
-            conn.windowUpdate(frame, padding); // padding is nobody's to consume: returned at once
+            conn.writer().windowUpdate(frame, padding); // padding is nobody's to consume: returned at once
         }
         unconsumed += n;
         bytesReceived += n;

@@ -121,8 +121,4 @@ public final class TunnelProtocol {
         }
         return false;
     }
-
-    static String protocolId() {
-        return SpdyProtocol.SPDY_3_1.alpnId();
-    }
 }
