@@ -84,6 +84,11 @@ final class OriginCommand implements Callable<Integer> {
     @Option(names = "--legacy-handshake", description = "Send the original's handshake exactly (for the original Go proxy).")
     Boolean legacyHandshake;
 
+    @Option(names = "--tunnel-protocol", paramLabel = "spdy|h2",
+            description = "Tunnel protocol to ask the proxy for: spdy (SPDY/3.1, every proxy) or h2 (HTTP/2; a proxy"
+                    + " without HTTP/2 tunnels answers SPDY and the tunnel runs SPDY) (default: spdy).")
+    String tunnelProtocol;
+
     @Option(names = "--shutdown-grace", converter = Durations.class,
             description = "Time in-flight requests get after SIGTERM; the proxy sends no new ones (default: 10s).")
     Duration shutdownGrace;
@@ -93,7 +98,7 @@ final class OriginCommand implements Callable<Integer> {
 
     static final Set<String> KEYS = Set.of("proxy", "name", "token", "root", "upstream", "fingerprint", "ca",
             "insecure", "connections", "showHidden", "allowUploads", "fileCacheTtl", "pingInterval",
-            "legacyHandshake", "shutdownGrace", "upstreamCa", "upstreamInsecure");
+            "legacyHandshake", "shutdownGrace", "upstreamCa", "upstreamInsecure", "tunnelProtocol");
 
     /**
      * Exit code when the proxy can never accept this origin as configured (token, certificate,
@@ -199,7 +204,9 @@ final class OriginCommand implements Callable<Integer> {
                 .withPingInterval(pingInterval != null ? pingInterval : y.duration("pingInterval", Duration.ofSeconds(15)))
                 .withLegacyHandshake(legacyHandshake != null ? legacyHandshake : y.bool("legacyHandshake", false))
                 .withShutdownGrace(shutdownGrace != null ? shutdownGrace
-                        : y.duration("shutdownGrace", Duration.ofSeconds(10)));
+                        : y.duration("shutdownGrace", Duration.ofSeconds(10)))
+                .withTunnelProtocol(tunnelProtocol(tunnelProtocol != null ? tunnelProtocol
+                        : y.string("tunnelProtocol", "spdy")));
         String up = upstream != null ? upstream : y.string("upstream", null);
         String dir = root != null ? root.toString() : y.string("root", null);
         if (up != null && dir != null) {
@@ -268,6 +275,14 @@ final class OriginCommand implements Callable<Integer> {
     }
 
     /** The origin's TLS: offers ALPN http/1.1 so that a wrong port is told apart (see TunnelDialer.ALPN). */
+    private static TunnelProtocol.Kind tunnelProtocol(String value) {
+        try {
+            return TunnelProtocol.Kind.parse(value);
+        } catch (IllegalArgumentException e) {
+            throw new UserError("--tunnel-protocol " + value + ": not a tunnel protocol (expected: spdy or h2)");
+        }
+    }
+
     private SslContext tls(YamlConfig y) throws java.io.IOException {
         String pin = fingerprint != null ? fingerprint : y.string("fingerprint", null);
         String caFile = ca != null ? ca.toString() : y.string("ca", null);

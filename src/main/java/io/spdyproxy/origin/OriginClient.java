@@ -170,7 +170,7 @@ public final class OriginClient implements AutoCloseable {
                 return;
             }
             TunnelDialer.Target target = new TunnelDialer.Target(config.proxyHost(), config.proxyPort(),
-                    config.name(), config.token(), config.legacyHandshake());
+                    config.name(), config.token(), config.legacyHandshake(), config.tunnelProtocol());
             TunnelDialer.dial(loop, target, tls, config.pingInterval(), handler, config.handshakeTimeout())
                     .whenComplete((t, e) -> loop.execute(() -> dialled(t, e)));
         }

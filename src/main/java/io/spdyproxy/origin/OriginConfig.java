@@ -1,5 +1,6 @@
 package io.spdyproxy.origin;
 
+import io.spdyproxy.tunnel.handshake.TunnelProtocol;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -17,6 +18,8 @@ import java.util.Objects;
  * @param handshakeTimeout connect + TLS + handshake budget
  * @param legacyHandshake send the original's handshake byte for byte
  * @param shutdownGrace how long in-flight requests may run on after a graceful shutdown began
+ * @param tunnelProtocol the tunnel protocol to ask the proxy for; {@code H2} falls back to SPDY
+ *     with a proxy that does not speak HTTP/2 tunnels
  */
 public record OriginConfig(
         String proxyHost,
@@ -29,9 +32,11 @@ public record OriginConfig(
         Duration pingInterval,
         Duration handshakeTimeout,
         boolean legacyHandshake,
-        Duration shutdownGrace) {
+        Duration shutdownGrace,
+        TunnelProtocol.Kind tunnelProtocol) {
 
     public OriginConfig {
+        Objects.requireNonNull(tunnelProtocol, "tunnelProtocol");
         Objects.requireNonNull(proxyHost, "proxyHost");
         if (connections <= 0) {
             throw new IllegalArgumentException("connections: " + connections + " (expected: > 0)");
@@ -51,36 +56,42 @@ public record OriginConfig(
 
     public static OriginConfig of(String host, int port) {
         return new OriginConfig(host, port, null, null, 1, Duration.ofMillis(100), Duration.ofSeconds(30),
-                Duration.ofSeconds(15), Duration.ofSeconds(10), false, Duration.ofSeconds(10));
+                Duration.ofSeconds(15), Duration.ofSeconds(10), false, Duration.ofSeconds(10),
+                TunnelProtocol.Kind.SPDY);
     }
 
     public OriginConfig withCredentials(String tunnelName, String bearerToken) {
         return new OriginConfig(proxyHost, proxyPort, tunnelName, bearerToken, connections, initialBackoff,
-                maxBackoff, pingInterval, handshakeTimeout, legacyHandshake, shutdownGrace);
+                maxBackoff, pingInterval, handshakeTimeout, legacyHandshake, shutdownGrace, tunnelProtocol);
     }
 
     public OriginConfig withConnections(int n) {
         return new OriginConfig(proxyHost, proxyPort, name, token, n, initialBackoff, maxBackoff, pingInterval,
-                handshakeTimeout, legacyHandshake, shutdownGrace);
+                handshakeTimeout, legacyHandshake, shutdownGrace, tunnelProtocol);
     }
 
     public OriginConfig withBackoff(Duration initial, Duration max) {
         return new OriginConfig(proxyHost, proxyPort, name, token, connections, initial, max, pingInterval,
-                handshakeTimeout, legacyHandshake, shutdownGrace);
+                handshakeTimeout, legacyHandshake, shutdownGrace, tunnelProtocol);
     }
 
     public OriginConfig withPingInterval(Duration d) {
         return new OriginConfig(proxyHost, proxyPort, name, token, connections, initialBackoff, maxBackoff, d,
-                handshakeTimeout, legacyHandshake, shutdownGrace);
+                handshakeTimeout, legacyHandshake, shutdownGrace, tunnelProtocol);
     }
 
     public OriginConfig withLegacyHandshake(boolean v) {
         return new OriginConfig(proxyHost, proxyPort, name, token, connections, initialBackoff, maxBackoff,
-                pingInterval, handshakeTimeout, v, shutdownGrace);
+                pingInterval, handshakeTimeout, v, shutdownGrace, tunnelProtocol);
     }
 
     public OriginConfig withShutdownGrace(Duration grace) {
         return new OriginConfig(proxyHost, proxyPort, name, token, connections, initialBackoff, maxBackoff,
-                pingInterval, handshakeTimeout, legacyHandshake, grace);
+                pingInterval, handshakeTimeout, legacyHandshake, grace, tunnelProtocol);
+    }
+
+    public OriginConfig withTunnelProtocol(TunnelProtocol.Kind protocol) {
+        return new OriginConfig(proxyHost, proxyPort, name, token, connections, initialBackoff, maxBackoff,
+                pingInterval, handshakeTimeout, legacyHandshake, shutdownGrace, protocol);
     }
 }

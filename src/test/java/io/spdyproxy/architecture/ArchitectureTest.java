@@ -12,8 +12,9 @@ import com.tngtech.archunit.lang.ArchRule;
 /**
  * Keeps the package layering of docs/ARCHITECTURE.md: {@code cli → proxy / origin → tunnel →
  * spdy}, where {@code proxy} and {@code origin} see only the tunnel's protocol-neutral stream
- * API ({@code io.spdyproxy.tunnel}), never a tunnel protocol ({@code spdy}, {@code tunnel.spdy}),
- * so a second tunnel protocol is an adapter beside {@code tunnel.spdy} and nothing else changes.
+ * API ({@code io.spdyproxy.tunnel}), never a tunnel protocol ({@code spdy}, {@code tunnel.spdy},
+ * {@code tunnel.h2}): the second tunnel protocol, HTTP/2, is an adapter beside {@code tunnel.spdy}
+ * chosen in the handshake, and nothing above the tunnel changed for it.
  */
 @AnalyzeClasses(packages = "io.spdyproxy", importOptions = ImportOption.DoNotIncludeTests.class)
 class ArchitectureTest {
@@ -21,14 +22,22 @@ class ArchitectureTest {
     @ArchTest
     static final ArchRule proxyAndOriginSeeNoTunnelProtocol = noClasses()
             .that().resideInAnyPackage("io.spdyproxy.proxy..", "io.spdyproxy.origin..")
-            .should().dependOnClassesThat().resideInAnyPackage("io.spdyproxy.spdy..", "io.spdyproxy.tunnel.spdy..")
+            .should().dependOnClassesThat().resideInAnyPackage("io.spdyproxy.spdy..", "io.spdyproxy.tunnel.spdy..",
+                    "io.spdyproxy.tunnel.h2..")
             .because("proxy and origin use only the tunnel's stream abstraction (io.spdyproxy.tunnel)");
+
+    @ArchTest
+    static final ArchRule tunnelProtocolsKnowNothingOfEachOther = noClasses()
+            .that().resideInAPackage("io.spdyproxy.tunnel.h2..")
+            .should().dependOnClassesThat().resideInAnyPackage("io.spdyproxy.spdy..", "io.spdyproxy.tunnel.spdy..",
+                    "io.spdyproxy.tunnel.handshake..")
+            .because("each tunnel protocol is an adapter of its own; only the handshake chooses between them");
 
     @ArchTest
     static final ArchRule tunnelApiIsProtocolNeutral = noClasses()
             .that().resideInAPackage("io.spdyproxy.tunnel")
             .should().dependOnClassesThat().resideInAnyPackage("io.spdyproxy.spdy..", "io.spdyproxy.tunnel.spdy..",
-                    "io.spdyproxy.tunnel.handshake..")
+                    "io.spdyproxy.tunnel.h2..", "io.spdyproxy.tunnel.handshake..")
             .orShould().dependOnClassesThat().resideInAnyPackage("io.spdyproxy.proxy..", "io.spdyproxy.origin..")
             .because("the stream abstraction knows no protocol and no user of it");
 
@@ -41,6 +50,7 @@ class ArchitectureTest {
             .layer("example").definedBy("io.spdyproxy.example..")
             .layer("handshake").definedBy("io.spdyproxy.tunnel.handshake..")
             .layer("tunnel.spdy").definedBy("io.spdyproxy.tunnel.spdy..")
+            .layer("tunnel.h2").definedBy("io.spdyproxy.tunnel.h2..")
             .layer("tunnel").definedBy("io.spdyproxy.tunnel")
             .layer("spdy.http").definedBy("io.spdyproxy.spdy.http..")
             .layer("spdy").definedBy("io.spdyproxy.spdy")
@@ -54,8 +64,9 @@ class ArchitectureTest {
             .whereLayer("example").mayOnlyBeAccessedByLayers("cli", "bench")
             .whereLayer("handshake").mayOnlyBeAccessedByLayers("cli", "bench", "proxy", "origin")
             .whereLayer("tunnel.spdy").mayOnlyBeAccessedByLayers("cli", "bench", "handshake")
+            .whereLayer("tunnel.h2").mayOnlyBeAccessedByLayers("cli", "bench", "handshake")
             .whereLayer("tunnel").mayOnlyBeAccessedByLayers("cli", "bench", "proxy", "origin", "example", "handshake",
-                    "tunnel.spdy")
+                    "tunnel.spdy", "tunnel.h2")
             .whereLayer("spdy.http").mayOnlyBeAccessedByLayers("cli", "bench", "tunnel.spdy", "handshake")
             .whereLayer("spdy").mayOnlyBeAccessedByLayers("cli", "bench", "spdy.http", "tunnel.spdy", "handshake");
 

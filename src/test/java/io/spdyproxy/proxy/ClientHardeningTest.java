@@ -43,12 +43,17 @@ class ClientHardeningTest {
     }
 
     private void start(UnaryOperator<ProxyConfig> tweak) throws Exception {
-        bed = new ProxyBed(tmp.resolve("p"), c -> tweak.apply(configure(c)));
+        bed = new ProxyBed(tmp.resolve("p"), c -> tweak.apply(configure(c)), tunnelProtocol());
     }
 
     /** The proxy's configuration for every test here; a subclass runs them all another way. */
     ProxyConfig configure(ProxyConfig c) {
         return c;
+    }
+
+    /** The tunnel protocol the origins ask for; a subclass runs every test over HTTP/2. */
+    io.spdyproxy.tunnel.handshake.TunnelProtocol.Kind tunnelProtocol() {
+        return io.spdyproxy.tunnel.handshake.TunnelProtocol.Kind.SPDY;
     }
 
     /** How the app saw a request body end: "complete:<bytes>" or "aborted:<bytes>". */

@@ -3,6 +3,7 @@ package io.spdyproxy.websocket;
 import io.netty.channel.EventLoopGroup;
 import io.spdyproxy.origin.OriginClient;
 import io.spdyproxy.origin.OriginConfig;
+import io.spdyproxy.tunnel.handshake.TunnelProtocol;
 import io.spdyproxy.origin.upstream.ReverseProxyHandler;
 import io.spdyproxy.origin.upstream.UpstreamConfig;
 import io.spdyproxy.proxy.ProxyConfig;
@@ -46,13 +47,18 @@ final class UpstreamTunnelBed implements AutoCloseable {
     private final Path caPem;
 
     UpstreamTunnelBed(Path dir, int appPort) throws Exception {
+        this(dir, appPort, TunnelProtocol.Kind.SPDY);
+    }
+
+    /** As above, the origin asking for {@code protocol} (suites run once per tunnel protocol). */
+    UpstreamTunnelBed(Path dir, int appPort, TunnelProtocol.Kind protocol) throws Exception {
         ProxyConfig config = ProxyConfig.defaults(dir.resolve("proxy")).withBind("127.0.0.1").withPorts(0, 0, 0, -1)
                 .withAuth(true, Map.of(TUNNEL, ProxyConfig.hashToken(TOKEN)));
         proxy = ProxyServer.start(config, new ProxyIdentity(TestCerts.LOCALHOST, config.tokenHashes(), null));
         relay = new FaultRelay(proxy.tunnelPort());
         upstream = new ReverseProxyHandler(UpstreamConfig.of(URI.create("http://127.0.0.1:" + appPort)));
         origin = new OriginClient(OriginConfig.of("127.0.0.1", relay.port()).withCredentials(TUNNEL, TOKEN)
-                .withBackoff(Duration.ofMillis(50), Duration.ofSeconds(1)),
+                .withBackoff(Duration.ofMillis(50), Duration.ofSeconds(1)).withTunnelProtocol(protocol),
                 TlsContexts.clientPinned(proxy.identity().fingerprint()), upstream, originLoops).start();
         proxy.tunnelConnected(TUNNEL).get(10, TimeUnit.SECONDS);
         caPem = dir.resolve("ca.pem");

@@ -40,6 +40,11 @@ class WebSocketTunnelTest {
     private static EventLoopGroup group;
     private static WebSocketCases cases;
 
+    /** The tunnel protocol the origins ask for; a subclass runs every test over HTTP/2. */
+    io.spdyproxy.tunnel.handshake.TunnelProtocol.Kind tunnelProtocol() {
+        return io.spdyproxy.tunnel.handshake.TunnelProtocol.Kind.SPDY;
+    }
+
     @BeforeAll
     static void start() {
         group = Transport.newGroup(2, "ws-client");
@@ -63,7 +68,7 @@ class WebSocketTunnelTest {
         void startBed(@TempDir Path tmp) throws Exception {
             dir = tmp;
             app = WebSocketApp.start("127.0.0.1", WebSocketTestClient.UNTRACKED);
-            bed = new UpstreamTunnelBed(Files.createDirectories(dir.resolve("bed")), app.port());
+            bed = new UpstreamTunnelBed(Files.createDirectories(dir.resolve("bed")), app.port(), tunnelProtocol());
         }
 
         @AfterAll
@@ -132,7 +137,7 @@ class WebSocketTunnelTest {
         void droppingTheTunnelClosesEveryWebSocketPromptly(String frontEnd) throws Exception {
             // A bed of its own: the dropped tunnel comes back, but not for the other tests' timing.
             try (UpstreamTunnelBed own = new UpstreamTunnelBed(
-                    Files.createDirectories(dir.resolve("cut-" + frontEnd)), app.port())) {
+                    Files.createDirectories(dir.resolve("cut-" + frontEnd)), app.port(), tunnelProtocol())) {
                 cases.allCloseWhenCut(own.frontEnd(frontEnd), SOCKETS_CUT, own::dropTunnel, Duration.ofSeconds(5));
             }
         }
@@ -152,7 +157,7 @@ class WebSocketTunnelTest {
             NodeScript.assumeInstalled("ws");
             app = NodeScript.start("ws-app.js");
             int port = ((Number) app.nextJson(Duration.ofSeconds(20)).get("port")).intValue();
-            bed = new UpstreamTunnelBed(dir, port);
+            bed = new UpstreamTunnelBed(dir, port, tunnelProtocol());
         }
 
         @AfterAll

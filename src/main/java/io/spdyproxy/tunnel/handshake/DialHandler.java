@@ -10,13 +10,17 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.spdyproxy.tunnel.RequestHandler;
 import io.spdyproxy.tunnel.TunnelSession;
+import io.spdyproxy.tunnel.h2.H2TunnelSession;
 import io.spdyproxy.tunnel.spdy.SpdyTunnelSession;
 import io.spdyproxy.spdy.SpdySessionConfig;
 import io.spdyproxy.tls.CertificateProblem;
 import io.spdyproxy.tunnel.handshake.TunnelDialer.ConfigurationException;
 import io.spdyproxy.tunnel.handshake.TunnelDialer.HandshakeRefusedException;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Sends the origin's {@code PUT} once connected (after TLS), reads the answer and installs the
@@ -25,6 +29,7 @@ import java.util.concurrent.CompletableFuture;
  * <p>Threading: confined to the dialled channel's event loop.
  */
 final class DialHandler extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(TunnelDialer.class);
     private static final String TUNNEL_PORT_HINT = "point --proxy at the proxy's tunnel port"
             + " (its --tunnel-port, 1444 by default; the proxy prints it at start)";
 
@@ -50,7 +55,8 @@ final class DialHandler extends ChannelInboundHandlerAdapter {
             req.append("User-Agent: Go-http-client/1.1\r\n");
         } else {
             req.append("User-Agent: spdy-proxy\r\n");
-            req.append(TunnelProtocol.PROTOCOL_HEADER).append(": ").append(TunnelProtocol.protocolId()).append("\r\n");
+            req.append(TunnelProtocol.PROTOCOL_HEADER).append(": ").append(TunnelProtocol.offer(target.protocol()))
+                    .append("\r\n");
             req.append(TunnelProtocol.FEATURES_HEADER).append(": ").append(TunnelProtocol.UPGRADE_FEATURE)
                     .append("\r\n");
             if (target.name() != null) {
@@ -103,8 +109,25 @@ final class DialHandler extends ChannelInboundHandlerAdapter {
                 ? TunnelProtocol.DEFAULT_NAME : target.name());
         Channel ch = ctx.channel();
         boolean upgrades = !legacy && TunnelProtocol.hasFeature(m.headers(), TunnelProtocol.UPGRADE_FEATURE);
-        TunnelSession session = SpdyTunnelSession.install(ch, config.toBuilder().legacyPeer(legacy).build(), handler,
-                upgrades);
+        List<TunnelProtocol.Kind> chosen = TunnelProtocol.offered(m.headers());
+        TunnelProtocol.Kind protocol = legacy || chosen.isEmpty() ? TunnelProtocol.Kind.SPDY : chosen.get(0);
+        if (protocol == TunnelProtocol.Kind.H2 && target.protocol() != TunnelProtocol.Kind.H2) {
+            result.completeExceptionally(new HandshakeRefusedException(200, "proxy chose the tunnel protocol "
+                    + protocol.id() + ", which this origin did not offer (it offered "
+                    + TunnelProtocol.offer(target.protocol()) + ")"));
+            ctx.close();
+            return;
+        }
+        if (target.protocol() == TunnelProtocol.Kind.H2 && protocol != TunnelProtocol.Kind.H2) {
+            log.info("proxy {} does not speak HTTP/2 tunnels (it answered {}): falling back to SPDY/3.1", address(),
+                    legacy ? "as the original proxy" : TunnelProtocol.PROTOCOL_HEADER + ": "
+                    + m.headers().get(TunnelProtocol.PROTOCOL_HEADER));
+        }
+        // Installed before the handshake handlers go: bytes already read after the 200 (the
+        // proxy's SPDY frames or HTTP/2 preface) reach the codec when the decoder is removed.
+        TunnelSession session = protocol == TunnelProtocol.Kind.H2
+                ? H2TunnelSession.install(ch, true, SessionConfigs.h2(config), handler, upgrades)
+                : SpdyTunnelSession.install(ch, config.toBuilder().legacyPeer(legacy).build(), handler, upgrades);
         ch.pipeline().remove(this);
         ch.pipeline().remove("handshake-decoder");
         result.complete(new Tunnel(name, session, legacy, ch.remoteAddress()));

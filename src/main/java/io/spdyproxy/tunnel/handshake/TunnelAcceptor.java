@@ -15,12 +15,15 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.spdyproxy.spdy.SpdyRole;
 import io.spdyproxy.tunnel.TunnelSession;
+import io.spdyproxy.tunnel.h2.H2TunnelSession;
 import io.spdyproxy.tunnel.spdy.SpdyTunnelSession;
 import io.spdyproxy.spdy.SpdySessionConfig;
 import io.spdyproxy.transport.Transport;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.EnumSet;
 import java.util.Locale;
+import java.util.Set;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -148,6 +151,7 @@ public final class TunnelAcceptor extends ChannelInitializer<Channel> {
     private final Consumer<Tunnel> onTunnel;
     private final Limits limits;
     private final AuthThrottle throttle;
+    private final Set<TunnelProtocol.Kind> protocols;
 
     /**
      * @param sessionConfig client-role session settings; legacy mode is switched on per peer
@@ -162,6 +166,21 @@ public final class TunnelAcceptor extends ChannelInitializer<Channel> {
     /** As above, with the SPDY session's settings given in full (tests, the benchmark). */
     public TunnelAcceptor(SslContext ssl, SpdySessionConfig sessionConfig, TunnelAuthenticator authenticator,
             Consumer<Tunnel> onTunnel, Limits limits) {
+        this(ssl, sessionConfig, authenticator, onTunnel, limits, EnumSet.allOf(TunnelProtocol.Kind.class));
+    }
+
+    /**
+     * As above, accepting only {@code protocols} (SPDY alone is what proxies before HTTP/2
+     * tunnels did; tests use it to be one). The HTTP/2 session takes its settings from {@code
+     * sessionConfig} too.
+     */
+    public TunnelAcceptor(SslContext ssl, SpdySessionConfig sessionConfig, TunnelAuthenticator authenticator,
+            Consumer<Tunnel> onTunnel, Limits limits, Set<TunnelProtocol.Kind> protocols) {
+        if (!protocols.contains(TunnelProtocol.Kind.SPDY)) {
+            throw new IllegalArgumentException("protocols: " + protocols + " (expected: SPDY among them; every"
+                    + " origin speaks it)");
+        }
+        this.protocols = Set.copyOf(protocols);
         if (sessionConfig.role() != SpdyRole.CLIENT) {
             throw new IllegalArgumentException("sessionConfig.role: SERVER (expected: CLIENT at the proxy)");
         }
@@ -268,8 +287,9 @@ public final class TunnelAcceptor extends ChannelInitializer<Channel> {
                 failed(ctx, d.reason());
                 return;
             }
+            TunnelProtocol.Kind protocol = legacy ? TunnelProtocol.Kind.SPDY : TunnelProtocol.choose(m.headers(), protocols);
             accept(ctx, d.name(), legacy,
-                    !legacy && TunnelProtocol.hasFeature(m.headers(), TunnelProtocol.UPGRADE_FEATURE));
+                    !legacy && TunnelProtocol.hasFeature(m.headers(), TunnelProtocol.UPGRADE_FEATURE), protocol);
         }
 
         private void failed(ChannelHandlerContext ctx, String reason) {
@@ -294,14 +314,15 @@ public final class TunnelAcceptor extends ChannelInitializer<Channel> {
             }, limits.failureDelay().toNanos(), TimeUnit.NANOSECONDS);
         }
 
-        private void accept(ChannelHandlerContext ctx, String name, boolean legacy, boolean upgrades) {
+        private void accept(ChannelHandlerContext ctx, String name, boolean legacy, boolean upgrades,
+                TunnelProtocol.Kind protocol) {
             phase = Phase.DONE;
             timeout.cancel(false);
             leave();
             StringBuilder reply = new StringBuilder("HTTP/1.1 200 Connection Established\r\n");
             if (!legacy) {
                 reply.append(TunnelProtocol.PROTOCOL_HEADER).append(": ")
-                        .append(TunnelProtocol.protocolId()).append("\r\n");
+                        .append(protocol.id()).append("\r\n");
                 reply.append(TunnelProtocol.NAME_HEADER).append(": ").append(name).append("\r\n");
                 reply.append(TunnelProtocol.FEATURES_HEADER).append(": ").append(TunnelProtocol.UPGRADE_FEATURE)
                         .append("\r\n");
@@ -311,10 +332,14 @@ public final class TunnelAcceptor extends ChannelInitializer<Channel> {
             Channel ch = ctx.channel();
             ctx.writeAndFlush(Unpooled.copiedBuffer(reply, StandardCharsets.ISO_8859_1));
             SpdySessionConfig config = sessionConfig.toBuilder().legacyPeer(legacy).build();
-            TunnelSession session = SpdyTunnelSession.install(ch, config, null, upgrades);
+            // The proxy is the HTTP/2 client: its preface follows the 200 at once (RFC 9113 section 3.4).
+            TunnelSession session = protocol == TunnelProtocol.Kind.H2
+                    ? H2TunnelSession.install(ch, false, SessionConfigs.h2(sessionConfig), null, upgrades)
+                    : SpdyTunnelSession.install(ch, config, null, upgrades);
             ch.pipeline().remove(this);
-            ch.pipeline().remove("handshake-decoder"); // any SPDY bytes already read go to the codec
-            log.info("tunnel '{}' up from {}{}", name, ch.remoteAddress(), legacy ? " (legacy peer)" : "");
+            ch.pipeline().remove("handshake-decoder"); // any bytes already read go to the codec
+            log.info("tunnel '{}' up from {} over {}{}", name, ch.remoteAddress(), protocol.id(),
+                    legacy ? " (legacy peer)" : "");
             onTunnel.accept(new Tunnel(name, session, legacy, ch.remoteAddress()));
         }
 

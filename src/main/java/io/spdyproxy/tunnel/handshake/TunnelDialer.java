@@ -20,7 +20,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The origin's side of the handshake: dial the proxy over TLS, send {@code PUT} with the
- * credentials, wait for {@code 200}, then serve SPDY (server role) on the same connection. A dial
+ * credentials and the protocols it speaks, wait for {@code 200}, then serve the protocol the proxy
+ * chose (SPDY or HTTP/2, server role) on the same connection. A dial
  * that cannot work (a certificate that is not the expected one, an address that is not a tunnel
  * port) fails with a {@link ConfigurationException} that says so, a refusal with a {@link
  * HandshakeRefusedException}.
@@ -72,8 +73,21 @@ public final class TunnelDialer {
      * @param name the tunnel name to serve, or null for the proxy's default
      * @param token the bearer token, or null (legacy handshake when {@code legacyHandshake})
      * @param legacyHandshake send the original's handshake byte for byte (no protocol header)
+     * @param protocol the tunnel protocol to ask for: {@code H2} offers h2 with SPDY as the
+     *     fallback (a proxy without HTTP/2 tunnels answers SPDY, and the tunnel runs SPDY)
      */
-    public record Target(String host, int port, String name, String token, boolean legacyHandshake) {}
+    public record Target(String host, int port, String name, String token, boolean legacyHandshake,
+            TunnelProtocol.Kind protocol) {
+
+        public Target {
+            java.util.Objects.requireNonNull(protocol, "protocol");
+        }
+
+        /** A target asking for SPDY/3.1, the tunnel protocol every proxy speaks. */
+        public Target(String host, int port, String name, String token, boolean legacyHandshake) {
+            this(host, port, name, token, legacyHandshake, TunnelProtocol.Kind.SPDY);
+        }
+    }
 
     private TunnelDialer() {}
 

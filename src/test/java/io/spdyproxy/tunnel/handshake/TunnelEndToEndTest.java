@@ -64,6 +64,11 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 @Timeout(60)
 class TunnelEndToEndTest {
+    /** The tunnel protocol the origins ask for; a subclass runs every test over HTTP/2. */
+    TunnelProtocol.Kind tunnelProtocol() {
+        return TunnelProtocol.Kind.SPDY;
+    }
+
     private static final Path TESTDATA = io.spdyproxy.testing.TestData.dir();
     /** The original suite's files and their sizes (used to generate stand-ins when absent). */
     private static final Map<String, Integer> MEDIA = new LinkedHashMap<>();
@@ -108,7 +113,7 @@ class TunnelEndToEndTest {
             }
             content.put(e.getKey(), Files.readAllBytes(file));
         }
-        fx = new TunnelFixture(tmp.resolve("proxy-data"));
+        fx = new TunnelFixture(tmp.resolve("proxy-data"), tunnelProtocol());
         proxy = fx.startProxy(fx.proxyConfig().withPorts(0, 0, -1, 0));
         sums = new ChecksumHandler();
         origin = fx.startOrigin(proxy, fx.originConfig(proxy.tunnelPort()),
@@ -134,6 +139,12 @@ class TunnelEndToEndTest {
     private <T extends ExecutorService> T executor(T e) {
         executors.add(e);
         return e;
+    }
+
+    @Test
+    void bothEndsRunTheProtocolTheOriginAskedFor() {
+        assertThat(proxy.tunnels()).extracting(t -> t.session().protocol()).containsExactly(tunnelProtocol().id());
+        assertThat(origin.sessions()).extracting(s -> s.protocol()).containsExactly(tunnelProtocol().id());
     }
 
     // ---- the original suite ------------------------------------------------------------------

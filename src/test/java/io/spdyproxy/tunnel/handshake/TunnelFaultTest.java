@@ -82,6 +82,11 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(60)
 class TunnelFaultTest {
+    /** The tunnel protocol the origins ask for; a subclass runs every test over HTTP/2. */
+    TunnelProtocol.Kind tunnelProtocol() {
+        return TunnelProtocol.Kind.SPDY;
+    }
+
     private static final Path TESTDATA = io.spdyproxy.testing.TestData.dir();
 
     /** The original Go origin's handshake, byte for byte (PROTOCOL.md). */
@@ -107,7 +112,7 @@ class TunnelFaultTest {
         }
         avi = Files.readAllBytes(root.resolve("sample.avi"));
         TunnelFixture.sparseFile(root, "big.bin", GIB);
-        fx = new TunnelFixture(tmp.resolve("proxy-data"));
+        fx = new TunnelFixture(tmp.resolve("proxy-data"), tunnelProtocol());
     }
 
     @AfterEach

@@ -83,12 +83,23 @@ final class TunnelFixture implements AutoCloseable {
     }
 
     private final Path dataDir;
+    /** The tunnel protocol the origins ask for (the end-to-end suites run once per protocol). */
+    private final TunnelProtocol.Kind protocol;
     private final Deque<AutoCloseable> resources = new ArrayDeque<>();
     final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(5)).build();
 
     TunnelFixture(Path dataDir) {
+        this(dataDir, TunnelProtocol.Kind.SPDY);
+    }
+
+    TunnelFixture(Path dataDir, TunnelProtocol.Kind protocol) {
         this.dataDir = dataDir;
+        this.protocol = protocol;
+    }
+
+    TunnelProtocol.Kind protocol() {
+        return protocol;
     }
 
     // ---- P and C -------------------------------------------------------------------------------
@@ -115,7 +126,7 @@ final class TunnelFixture implements AutoCloseable {
     /** C with the right token, a pinned certificate and a quick reconnect. */
     OriginConfig originConfig(int port) {
         return OriginConfig.of("127.0.0.1", port).withCredentials(NAME, TOKEN)
-                .withBackoff(Duration.ofMillis(50), Duration.ofSeconds(1));
+                .withBackoff(Duration.ofMillis(50), Duration.ofSeconds(1)).withTunnelProtocol(protocol);
     }
 
     OriginClient startOrigin(ProxyServer proxy, OriginConfig config, RequestHandler handler) {
