@@ -16,6 +16,8 @@ import io.spdyproxy.proxy.ProxyServer;
 import io.spdyproxy.tls.SelfSignedCertificate;
 import io.spdyproxy.tls.TlsContexts;
 import io.spdyproxy.transport.Transport;
+import io.spdyproxy.tunnel.Tunnel;
+import io.spdyproxy.tunnel.handshake.TunnelProtocol;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -59,6 +61,7 @@ final class GrpcBed implements AutoCloseable {
     private OriginClient origin;
     private EventLoopGroup originLoops;
     private final List<ManagedChannel> channels = new ArrayList<>();
+    private String protocol;
 
     /** grpc-java's server logger, which warns of a request without {@code te: trailers}. */
     private static final java.util.logging.Logger SERVER_LOG =
@@ -76,11 +79,16 @@ final class GrpcBed implements AutoCloseable {
         return new GrpcBed();
     }
 
-    /** The gRPC server behind a proxy and an origin. */
+    /** The gRPC server behind a proxy and an origin, over a SPDY/3.1 tunnel. */
     static GrpcBed tunnelled(Path dir) throws Exception {
+        return tunnelled(dir, TunnelProtocol.Kind.SPDY);
+    }
+
+    /** The gRPC server behind a proxy and an origin, over a tunnel of this protocol. */
+    static GrpcBed tunnelled(Path dir, TunnelProtocol.Kind protocol) throws Exception {
         GrpcBed bed = new GrpcBed();
         try {
-            bed.startTunnel(dir);
+            bed.startTunnel(dir, protocol);
             return bed;
         } catch (Exception | Error e) {
             bed.close();
@@ -88,16 +96,22 @@ final class GrpcBed implements AutoCloseable {
         }
     }
 
-    private void startTunnel(Path dir) throws Exception {
+    private void startTunnel(Path dir, TunnelProtocol.Kind protocol) throws Exception {
         ProxyConfig config = ProxyConfig.defaults(dir.resolve("proxy")).withBind("127.0.0.1").withPorts(0, 0, 0, -1)
                 .withDomain("test", TUNNEL).withAuth(true, Map.of(TUNNEL, ProxyConfig.hashToken(TOKEN)));
         proxy = ProxyServer.start(config, new ProxyIdentity(cert, config.tokenHashes(), null));
         upstream = new ReverseProxyHandler(UpstreamConfig.of(URI.create("h2c://127.0.0.1:" + serverPort())));
         originLoops = Transport.newGroup(1, "grpc-bed-origin");
         origin = new OriginClient(OriginConfig.of("127.0.0.1", proxy.tunnelPort()).withCredentials(TUNNEL, TOKEN)
-                .withBackoff(Duration.ofMillis(50), Duration.ofSeconds(1)),
+                .withBackoff(Duration.ofMillis(50), Duration.ofSeconds(1)).withTunnelProtocol(protocol),
                 TlsContexts.clientPinned(proxy.identity().fingerprint()), upstream, originLoops).start();
-        proxy.tunnelConnected(TUNNEL).get(10, TimeUnit.SECONDS);
+        Tunnel t = proxy.tunnelConnected(TUNNEL).get(10, TimeUnit.SECONDS);
+        this.protocol = t.session().protocol();
+    }
+
+    /** The protocol the tunnel runs, as its session names it (null without a tunnel). */
+    String tunnelProtocol() {
+        return protocol;
     }
 
     int serverPort() {

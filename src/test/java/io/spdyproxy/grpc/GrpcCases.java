@@ -96,6 +96,10 @@ abstract class GrpcCases {
         }
     }
 
+    GrpcBed bed() {
+        return bed;
+    }
+
     @BeforeEach
     void freshProbes() {
         bed.service.reset();
