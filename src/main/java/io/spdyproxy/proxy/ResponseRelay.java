@@ -2,7 +2,10 @@ package io.spdyproxy.proxy;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
+import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
@@ -89,12 +92,26 @@ final class ResponseRelay {
             }
         }
         HttpUtil.setKeepAlive(r, ex.keepAlive());
-        conn.ctx().write(r);
         if (fin) {
-            end();
+            endWithHead(r);
         } else {
+            conn.ctx().write(r);
             conn.flushLater();
         }
+    }
+
+    /**
+     * A response that is all head: written as one message, so that over HTTP/2 it is one HEADERS
+     * frame with END_STREAM (a gRPC error is such a "trailers-only" response, and gRPC clients
+     * refuse HEADERS followed by an empty DATA frame); over HTTP/1.1 the bytes are the same as a
+     * head and an empty end.
+     */
+    private void endWithHead(HttpResponse r) {
+        ex.responseEnded();
+        FullHttpResponse whole = new DefaultFullHttpResponse(r.protocolVersion(), r.status(), Unpooled.EMPTY_BUFFER,
+                r.headers(), EmptyHttpHeaders.INSTANCE);
+        conn.ctx().write(whole).addListener(f -> ex.lastWritten(f.isSuccess()));
+        conn.flushLater();
     }
 
     /**

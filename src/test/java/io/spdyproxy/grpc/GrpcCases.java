@@ -52,37 +52,6 @@ abstract class GrpcCases {
 
     abstract GrpcBed.Route route();
 
-    /** Known gaps of the path under test: a case hitting one is skipped with the reason. */
-    enum Gap {
-        /** A gRPC error is a trailers-only response: one HEADERS frame with END_STREAM. */
-        TRAILERS_ONLY,
-        /** {@code te: trailers} on the request. */
-        TE_TRAILERS
-    }
-
-    /** Why this route cannot pass {@code gap} yet, or null when it must. */
-    String knownGap(Gap gap) {
-        return null;
-    }
-
-    /** The gaps of the path through the proxy today; the reasons name what to fix. */
-    static String proxiedGap(Gap gap) {
-        return switch (gap) {
-            // ResponseRelay.head writes the head and then an empty end: over HTTP/2 a HEADERS
-            // frame and an empty DATA with END_STREAM, which gRPC clients reject ("unexpected EOS
-            // on empty DATA frame"). Writing a FullHttpResponse when fin comes with the head fixes it.
-            case TRAILERS_ONLY -> "a trailers-only response reaches the client as HEADERS + empty DATA";
-            // UpstreamHeads (and SpdyHttpHeaders) drop te as hop-by-hop; over HTTP/2 "te: trailers"
-            // is the one value allowed (RFC 9113 section 8.2.2) and gRPC requires it.
-            case TE_TRAILERS -> "the origin drops te: trailers before the app";
-        };
-    }
-
-    private void assumeNoGap(Gap gap) {
-        String why = knownGap(gap);
-        org.junit.jupiter.api.Assumptions.assumeTrue(why == null, () -> "known gap: " + why);
-    }
-
     @BeforeAll
     void start(@TempDir Path dir) throws Exception {
         bed = startBed(dir);
@@ -120,7 +89,6 @@ abstract class GrpcCases {
      */
     @Test
     void teTrailersReachesTheApp() {
-        assumeNoGap(Gap.TE_TRAILERS);
         ClientCalls.blockingUnaryCall(channel, ProbeService.ECHO, CallOptions.DEFAULT, new byte[1]);
         assertThat(bed.service.probes.teTrailersMissing).as("the app warned: no te: trailers").isFalse();
     }
@@ -202,7 +170,6 @@ abstract class GrpcCases {
 
     @Test
     void statusCodeAndMessageReachTheClient() {
-        assumeNoGap(Gap.TRAILERS_ONLY);
         // grpc-message is percent-encoded (gRPC over HTTP/2, "Responses"): non-ASCII and '%' must survive.
         String message = "no such thing: ünïcode, 100% sure";
         StatusRuntimeException e = fail(Status.Code.NOT_FOUND, message);
@@ -212,7 +179,6 @@ abstract class GrpcCases {
 
     @Test
     void statusWithMetadataInTheTrailers() {
-        assumeNoGap(Gap.TRAILERS_ONLY);
         StatusRuntimeException e = fail(Status.Code.FAILED_PRECONDITION, "see the trailers");
         assertThat(e.getStatus().getCode()).as(e.getStatus().toString()).isEqualTo(Status.Code.FAILED_PRECONDITION);
         Metadata trailers = e.getTrailers();

@@ -13,9 +13,4 @@ class GrpcOverH2cTest extends GrpcCases {
     GrpcBed.Route route() {
         return GrpcBed.Route.H2C;
     }
-
-    @Override
-    String knownGap(Gap gap) {
-        return proxiedGap(gap);
-    }
 }

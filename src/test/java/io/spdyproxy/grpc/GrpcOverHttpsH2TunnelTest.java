@@ -22,9 +22,4 @@ class GrpcOverHttpsH2TunnelTest extends GrpcCases {
     void tunnelRunsHttp2() {
         assertThat(bed().tunnelProtocol()).isEqualTo("h2"); // no silent fallback to SPDY
     }
-
-    @Override
-    String knownGap(Gap gap) {
-        return proxiedGap(gap);
-    }
 }

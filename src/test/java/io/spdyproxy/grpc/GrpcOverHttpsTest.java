@@ -13,9 +13,4 @@ class GrpcOverHttpsTest extends GrpcCases {
     GrpcBed.Route route() {
         return GrpcBed.Route.HTTPS;
     }
-
-    @Override
-    String knownGap(Gap gap) {
-        return proxiedGap(gap);
-    }
 }
