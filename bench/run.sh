@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The tunnel benchmark, from a fresh clone: installs what it needs (nginx, wrk, curl, gnuplot),
+# The tunnel benchmark, from a fresh clone: installs what it needs (nginx, wrk, curl, gnuplot, h2load),
 # builds the jar, and measures the tunnel against nginx direct in one run. Results go to
 # bench/results/ (latest.md, latest.json, latest.png). Pass --quick for a short smoke run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for tool in nginx:nginx-light wrk:wrk curl:curl gnuplot:gnuplot-nox; do
+for tool in nginx:nginx-light wrk:wrk curl:curl gnuplot:gnuplot-nox h2load:nghttp2-client; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${tool%%:*}" ] || need+=("${tool##*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
