@@ -366,6 +366,16 @@ final class H2Connection extends Http2ChannelDuplexHandler {
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (ctx.channel().isWritable() && !streams.isEmpty()) {
+            // Netty's view of a stream's writability includes the channel's, but it signals only
+            // the changes of its own marks, which do not follow the channel going unwritable: a
+            // stream that read "not writable" while the channel was briefly full (a write's promise
+            // completes before the channel's pending bytes drop) would hear nothing when the
+            // channel drained, and its producer would wait for ever. Look again at every stream.
+            for (H2TunnelStream s : new ArrayList<>(streams.values())) {
+                s.refreshFlow();
+            }
+        }
         budget.wakeIfOpen();
         ctx.fireChannelWritabilityChanged();
     }

@@ -143,15 +143,24 @@ final class H2TunnelStream implements TunnelStream {
         if (closed) {
             return true; // a closed stream drops what it is given: nothing to wait for
         }
+        if (writableNow()) {
+            return true;
+        }
+        unwritable.set(true); // a write completion, a flow event or the budget calls back
+        // Checked again once the flag is up: the producer may run on another thread, and a window
+        // or a drain that landed between the first check and the flag found no flag to call back
+        // (a lost wake-up: the producer then waited until some unrelated event, seconds or never).
+        return writableNow() && unwritable.compareAndSet(true, false);
+    }
+
+    private boolean writableNow() {
         if (queued.get() >= conn.config().maxStreamQueuedBytes() || !flowWritable) {
-            unwritable.set(true); // a write completion or a flow event calls back
             return false;
         }
         H2SendBudget budget = conn.budget();
         if (budget.isOpen()) {
             return true;
         }
-        unwritable.set(true);
         budget.await(this);
         return false;
     }
