@@ -259,6 +259,9 @@ class UpgradeThroughReverseProxyTest {
 
         ws.end();
         assertThat(ws.closed.get(10, TimeUnit.SECONDS)).as("how the stream closed").isNull();
+        // The client's side closed once its FIN was written; the origin's closes once it has read
+        // that FIN. A PING sent after it is answered only after the origin read the FIN.
+        client.ping().get(10, TimeUnit.SECONDS);
         TunnelStream proxied = serverStreams.get("/ws/echo").get(5, TimeUnit.SECONDS);
         assertThat(serverLoops.submit(proxied::isClosed).get()).isTrue();
     }
