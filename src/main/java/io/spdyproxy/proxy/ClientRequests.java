@@ -1,6 +1,7 @@
 package io.spdyproxy.proxy;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.DefaultHttpRequest;
@@ -82,6 +83,20 @@ final class ClientRequests {
         return null;
     }
 
+
+    /**
+     * The expectation in {@code request}'s {@code Expect} that the proxy cannot meet, answered with
+     * 417 (RFC 9110 section 10.1.1), or null: none, {@code 100-continue}, or an HTTP/1.0 request
+     * (which has no Expect).
+     */
+    static String unmetExpectation(HttpRequest request) {
+        String expect = request.headers().get(HttpHeaderNames.EXPECT);
+        if (expect == null || HttpHeaderValues.CONTINUE.contentEqualsIgnoreCase(expect.trim())
+                || request.protocolVersion().equals(HttpVersion.HTTP_1_0)) {
+            return null;
+        }
+        return expect;
+    }
     /**
      * Sets {@code X-Forwarded-For}, {@code -Proto} and {@code -Host} on the outgoing block. A
      * client's own {@code X-Forwarded-*} and {@code Forwarded} headers are dropped unless the proxy

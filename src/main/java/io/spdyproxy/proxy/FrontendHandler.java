@@ -9,7 +9,6 @@ import io.netty.channel.socket.ChannelOutputShutdownEvent;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -122,12 +121,10 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Exch
                 refuse(refusal.status(), refusal.message(), head);
                 return;
             }
-            String expect = req.headers().get(HttpHeaderNames.EXPECT);
-            if (expect != null && !HttpHeaderValues.CONTINUE.contentEqualsIgnoreCase(expect.trim())
-                    && !req.protocolVersion().equals(HttpVersion.HTTP_1_0)) {
-                // RFC 9110 section 10.1.1: an expectation the server cannot meet gets 417.
+            String unmet = ClientRequests.unmetExpectation(req);
+            if (unmet != null) {
                 ReferenceCountUtil.release(msg);
-                refuse(HttpResponseStatus.EXPECTATION_FAILED, "unsupported expectation: " + expect, head);
+                refuse(HttpResponseStatus.EXPECTATION_FAILED, "unsupported expectation: " + unmet, head);
                 return;
             }
             if (HttpUtil.is100ContinueExpected(req)) {

@@ -7,7 +7,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
@@ -96,11 +95,10 @@ final class Http2StreamExchange extends ChannelInboundHandlerAdapter implements 
             refuse(refusal.status(), refusal.message(), head);
             return;
         }
-        String expect = req.headers().get(HttpHeaderNames.EXPECT);
-        if (expect != null && !HttpHeaderValues.CONTINUE.contentEqualsIgnoreCase(expect.trim())) {
-            // RFC 9110 section 10.1.1: an expectation the server cannot meet gets 417.
+        String unmet = ClientRequests.unmetExpectation(req);
+        if (unmet != null) {
             ReferenceCountUtil.release(msg);
-            refuse(HttpResponseStatus.EXPECTATION_FAILED, "unsupported expectation: " + expect, head);
+            refuse(HttpResponseStatus.EXPECTATION_FAILED, "unsupported expectation: " + unmet, head);
             return;
         }
         if (HttpUtil.is100ContinueExpected(req)) {
