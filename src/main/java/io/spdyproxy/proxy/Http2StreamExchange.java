@@ -173,6 +173,11 @@ final class Http2StreamExchange extends ChannelInboundHandlerAdapter implements 
     }
 
     @Override
+    public String protocol(HttpRequest request) {
+        return "HTTP/2.0";
+    }
+
+    @Override
     public void read() {
         ctx.read();
     }

@@ -12,6 +12,7 @@ import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import io.spdyproxy.observe.RequestListener;
 import io.spdyproxy.tunnel.TunnelSession;
 import io.spdyproxy.tls.TlsContexts;
 import io.spdyproxy.transport.Transport;
@@ -193,6 +194,14 @@ public final class ProxyServer implements AutoCloseable {
     /** Tunnels connected right now. */
     public List<Tunnel> tunnels() {
         return px.registry().all();
+    }
+
+    /**
+     * Tells {@code listener} of every request from now on, when it ends (see {@link RequestListener}
+     * for its contract).
+     */
+    public void onRequest(RequestListener listener) {
+        px.listeners().add(listener);
     }
 
     /** The status document the admin endpoint serves. */
