@@ -12,6 +12,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.spdyproxy.observe.dashboard.Dashboard;
 import io.spdyproxy.tunnel.SessionStats;
 import io.spdyproxy.tunnel.Tunnel;
 import java.nio.charset.StandardCharsets;
@@ -19,22 +20,34 @@ import java.util.List;
 
 /**
  * The status endpoint (the original's {@code /debug} counters, as JSON): {@code GET /debug} or
- * {@code /status} lists tunnels with their streams and the front end's counters.
+ * {@code /status} lists tunnels with their streams and the front end's counters. The dashboard
+ * ({@link Dashboard}) answers its own paths. A request whose Host is not a loopback name gets 403
+ * (DNS rebinding).
  *
  * <p>Threading: Netty calls it on its channel's event loop; it only reads thread-safe state.
  */
 final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final ProxyContext px;
+    private final Dashboard dashboard;
 
     AdminHandler(ProxyContext px) {
+        this(px, null);
+    }
+
+    AdminHandler(ProxyContext px, Dashboard dashboard) {
         this.px = px;
+        this.dashboard = dashboard;
     }
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
         String path = req.uri().split("\\?", 2)[0];
         FullHttpResponse r;
-        if (path.equals("/debug") || path.equals("/status") || path.equals("/")) {
+        if (!Dashboard.hostAllowed(req)) {
+            r = json(HttpResponseStatus.FORBIDDEN, "{\"error\":\"Host must name loopback (localhost, 127.0.0.1, [::1])\"}\n");
+        } else if (dashboard != null && dashboard.handle(ctx, req)) {
+            return;
+        } else if (path.equals("/debug") || path.equals("/status") || (dashboard == null && path.equals("/"))) {
             if (req.uri().contains("gc=true")) {
                 System.gc(); // for benchmarks: heap figures after a collection
             }

@@ -13,6 +13,8 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.spdyproxy.observe.RequestListener;
+import io.spdyproxy.observe.dashboard.Dashboard;
+import io.spdyproxy.observe.dashboard.DashboardSource;
 import io.spdyproxy.tunnel.TunnelSession;
 import io.spdyproxy.tls.TlsContexts;
 import io.spdyproxy.transport.Transport;
@@ -49,6 +51,7 @@ public final class ProxyServer implements AutoCloseable {
     private Channel httpListener;
     private Channel httpsListener;
     private Channel adminListener;
+    private Dashboard dashboard;
 
     private ProxyServer(ProxyConfig config, ProxyIdentity identity, EventLoopGroup group,
             TunnelAcceptor.Limits tunnelLimits) {
@@ -94,16 +97,42 @@ public final class ProxyServer implements AutoCloseable {
             httpsListener = listen(config.httpsPort(), frontend(tls, "https"));
         }
         if (config.adminPort() >= 0) {
+            dashboard = new Dashboard(dashboardSource()).start(group.next());
+            px.listeners().add(dashboard);
             adminListener = new ServerBootstrap().group(group).channel(Transport.serverChannel())
                     .childHandler(new ChannelInitializer<Channel>() {
                         @Override
                         protected void initChannel(Channel ch) {
                             ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(4096),
-                                    new AdminHandler(px));
+                                    new AdminHandler(px, dashboard));
                         }
                     }).bind("127.0.0.1", config.adminPort()).sync().channel();
             listeners.add(adminListener);
         }
+    }
+
+    private DashboardSource dashboardSource() {
+        return new DashboardSource() {
+            @Override
+            public List<Tunnel> tunnels() {
+                return px.registry().all();
+            }
+
+            @Override
+            public long clientConnections() {
+                return px.stats().connections();
+            }
+
+            @Override
+            public long requestsInFlight() {
+                return px.stats().requestsInFlight();
+            }
+
+            @Override
+            public long requestsTotal() {
+                return px.stats().requestsTotal();
+            }
+        };
     }
 
     private Channel listen(int port, ChannelInitializer<Channel> init) throws InterruptedException {
@@ -250,6 +279,9 @@ public final class ProxyServer implements AutoCloseable {
     @Override
     public void close() {
         listeners.close().awaitUninterruptibly();
+        if (dashboard != null) {
+            dashboard.close();
+        }
         clients.close().awaitUninterruptibly();
         for (Tunnel t : px.registry().all()) {
             t.session().close();
