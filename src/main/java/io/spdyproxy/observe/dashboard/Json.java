@@ -105,11 +105,11 @@ final class Json {
             char c = s.charAt(i);
             if (c == '"' || c == '\\') {
                 b.append('\\').append(c);
-            } else if (c >= 0x20 && c < 0x7f && c != '<' && c != '>' && c != '&') {
+            } else if (c >= 0x20 && c < 0x7f && c != '<' && c != '>' && c != '&' && c != '\'') {
                 b.append(c);
             } else {
                 // Controls must be escaped (RFC 8259 section 7); the rest are so that the text is
-                // ASCII and never looks like markup, even to a sniffer.
+                // ASCII and never looks like markup or closes a quote, even to a sniffer.
                 b.append("\\u").append(HEX[c >> 12 & 15]).append(HEX[c >> 8 & 15]).append(HEX[c >> 4 & 15])
                         .append(HEX[c & 15]);
             }
