@@ -15,6 +15,7 @@ import io.netty.util.concurrent.GlobalEventExecutor;
 import io.spdyproxy.observe.RequestListener;
 import io.spdyproxy.observe.dashboard.Dashboard;
 import io.spdyproxy.observe.dashboard.DashboardSource;
+import io.spdyproxy.tunnel.SessionStats;
 import io.spdyproxy.tunnel.TunnelSession;
 import io.spdyproxy.tls.TlsContexts;
 import io.spdyproxy.transport.Transport;
@@ -114,8 +115,16 @@ public final class ProxyServer implements AutoCloseable {
     private DashboardSource dashboardSource() {
         return new DashboardSource() {
             @Override
-            public List<Tunnel> tunnels() {
-                return px.registry().all();
+            public List<DashboardSource.TunnelFigures> tunnels() {
+                List<DashboardSource.TunnelFigures> out = new ArrayList<>();
+                for (Tunnel t : px.registry().all()) {
+                    TunnelSession s = t.session();
+                    SessionStats st = s.stats();
+                    out.add(new DashboardSource.TunnelFigures(s, t.name(), String.valueOf(t.remote()), s.protocol(),
+                            s.state().name(), t.connectedAt(), st.activeStreams(), st.dataBytesSent(),
+                            st.dataBytesReceived()));
+                }
+                return out;
             }
 
             @Override

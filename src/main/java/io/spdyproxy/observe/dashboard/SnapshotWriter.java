@@ -41,18 +41,19 @@ final class SnapshotWriter {
                 .endObject().toString());
         j.beginArray("tunnels");
         for (TunnelTraffic.Rates r : tunnels) {
+            DashboardSource.TunnelFigures t = r.tunnel();
             j.beginObject()
-                    .field("name", r.tunnel().name())
-                    .field("remote", String.valueOf(r.tunnel().remote()))
-                    .field("protocol", r.tunnel().session().protocol())
-                    .field("state", r.tunnel().session().state().name())
-                    .field("connectedAt", r.tunnel().connectedAt().toEpochMilli())
-                    .field("streams", r.stats().activeStreams())
+                    .field("name", t.name())
+                    .field("remote", t.remote())
+                    .field("protocol", t.protocol())
+                    .field("state", t.state())
+                    .field("connectedAt", t.connectedAt().toEpochMilli())
+                    .field("streams", t.streams())
                     .field("requestsPerSec", r.requestsPerSec())
                     .field("toOriginPerSec", r.toOriginPerSec())
                     .field("fromOriginPerSec", r.fromOriginPerSec())
-                    .field("toOriginBytes", r.stats().dataBytesSent())
-                    .field("fromOriginBytes", r.stats().dataBytesReceived())
+                    .field("toOriginBytes", t.bytesToOrigin())
+                    .field("fromOriginBytes", t.bytesFromOrigin())
                     .field("requests", r.requests())
                     .field("errors", r.errors())
                     .endObject();

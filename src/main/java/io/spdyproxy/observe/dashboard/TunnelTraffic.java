@@ -1,10 +1,9 @@
 package io.spdyproxy.observe.dashboard;
 
 import io.spdyproxy.observe.RequestRecord;
-import io.spdyproxy.tunnel.SessionStats;
-import io.spdyproxy.tunnel.Tunnel;
-import io.spdyproxy.tunnel.TunnelSession;
+import io.spdyproxy.observe.dashboard.DashboardSource.TunnelFigures;
 import java.util.HashMap;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -15,7 +14,7 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Per-tunnel traffic turned into rates: requests and errors (5xx answers and origin resets) are
- * counted by tunnel name as records arrive; body bytes are read from each session's counters; once
+ * counted by tunnel name as records arrive; body bytes are read from each connection's counters; once
  * a second {@link #sample} makes both into per-second rates over the time since the last sample.
  *
  * <p>Threading: {@link #count} runs on every client loop (a map lookup and two adders, no lock);
@@ -29,7 +28,7 @@ final class TunnelTraffic {
     static final int MAX_NAMES = 1024;
 
     /** One tunnel connection's figures at a sample. */
-    record Rates(Tunnel tunnel, SessionStats stats, double requestsPerSec, double toOriginPerSec,
+    record Rates(TunnelFigures tunnel, double requestsPerSec, double toOriginPerSec,
             double fromOriginPerSec, long requests, long errors) {}
 
     private static final class NameCounters {
@@ -43,7 +42,8 @@ final class TunnelTraffic {
     private record SessionSample(long sent, long received) {}
 
     private final Map<String, NameCounters> byName = new ConcurrentHashMap<>();
-    private final Map<TunnelSession, SessionSample> sessions = new IdentityHashMap<>();
+    /** By {@link TunnelFigures#id}, compared by identity. */
+    private final Map<Object, SessionSample> sessions = new IdentityHashMap<>();
     private long lastSampleNanos = System.nanoTime();
 
     void count(RequestRecord r) {
@@ -64,12 +64,12 @@ final class TunnelTraffic {
     }
 
     /** The rates of each tunnel in {@code tunnels} since the last call. */
-    List<Rates> sample(List<Tunnel> tunnels) {
-        long now = System.nanoTime();
-        double seconds = Math.max(1e-3, (now - lastSampleNanos) / 1e9);
-        lastSampleNanos = now;
+    List<Rates> sample(List<TunnelFigures> tunnels) {
+        long nowNanos = System.nanoTime();
+        double seconds = Math.max(1e-3, (nowNanos - lastSampleNanos) / 1e9);
+        lastSampleNanos = nowNanos;
         Set<String> live = new HashSet<>();
-        for (Tunnel t : tunnels) {
+        for (TunnelFigures t : tunnels) {
             live.add(t.name());
         }
         // Names with no tunnel now are forgotten, so that refused hosts cannot fill the map.
@@ -82,16 +82,15 @@ final class TunnelTraffic {
             c.sampledRequests = total;
             counters.put(name, c);
         }
-        Map<TunnelSession, SessionSample> seen = new IdentityHashMap<>();
-        List<Rates> out = new java.util.ArrayList<>(tunnels.size());
-        for (Tunnel t : tunnels) {
-            SessionStats s = t.session().stats();
-            SessionSample before = sessions.getOrDefault(t.session(), new SessionSample(s.dataBytesSent(),
-                    s.dataBytesReceived()));
-            seen.put(t.session(), new SessionSample(s.dataBytesSent(), s.dataBytesReceived()));
+        Map<Object, SessionSample> seen = new IdentityHashMap<>();
+        List<Rates> out = new ArrayList<>(tunnels.size());
+        for (TunnelFigures t : tunnels) {
+            SessionSample now = new SessionSample(t.bytesToOrigin(), t.bytesFromOrigin());
+            SessionSample before = sessions.getOrDefault(t.id(), now);
+            seen.put(t.id(), now);
             NameCounters c = counters.get(t.name());
-            out.add(new Rates(t, s, c.requestsPerSec, (s.dataBytesSent() - before.sent()) / seconds,
-                    (s.dataBytesReceived() - before.received()) / seconds, c.requests.sum(), c.errors.sum()));
+            out.add(new Rates(t, c.requestsPerSec, (now.sent() - before.sent()) / seconds,
+                    (now.received() - before.received()) / seconds, c.requests.sum(), c.errors.sum()));
         }
         sessions.clear();
         sessions.putAll(seen);
