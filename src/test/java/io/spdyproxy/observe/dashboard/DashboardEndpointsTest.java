@@ -176,9 +176,14 @@ class DashboardEndpointsTest {
             stalled.setSoTimeout(5_000);
             long read = 0;
             byte[] buf = new byte[64 * 1024];
+            // A guard, not a wait: a stream still open after this long was never cut off.
+            long guard = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             try {
                 for (int n; (n = stalled.getInputStream().read(buf)) >= 0; ) {
                     read += n;
+                    if (System.nanoTime() > guard) {
+                        throw new SocketTimeoutException();
+                    }
                 }
             } catch (SocketTimeoutException e) {
                 throw new AssertionError("the proxy kept a stream open that read nothing for seconds (" + read
