@@ -59,7 +59,7 @@ function renderTunnels(tunnels) {
   const rows = tunnels.map(t => {
     const tr = document.createElement('tr');
     tr.dataset.tunnel = t.name; // an attribute value: never parsed as markup
-    if (t.errors > 0) tr.title = t.errors + ' errors (5xx answers and origin resets) since it connected';
+    if (t.errors > 0) tr.title = t.errors + ' errors (5xx answers and origin resets) of tunnel name ' + t.name;
     cell(tr, t.name, 'name');
     cell(tr, t.remote, 'remote');
     cell(tr, t.protocol + (t.state === 'ACTIVE' ? '' : ' (' + t.state.toLowerCase() + ')'), 'protocol');
