@@ -49,7 +49,7 @@ final class ProxyLive implements AutoCloseable {
         fixed.putAll(config.tokenHashes());
         tokens = new LiveTokens(new TokensFile(file), identity.tokenHashes(), fixed, names -> revoke(registry, names));
         certificate = new LiveCertificate(identity.certificate(), config.certFile(), config.keyFile(),
-                List.of("h2", "http/1.1"));
+                config.httpsPort() >= 0 ? List.of("h2", "http/1.1") : List.of());
         if (config.authRequired()) {
             closeables.add(reloads.register("tokens", tokens));
             Files.createDirectories(file.toAbsolutePath().getParent());

@@ -40,7 +40,8 @@ public final class LiveCertificate implements Reloadable {
 
     /**
      * @param certFile the PEM chain to re-read, or null when the certificate never changes
-     * @param httpsAlpn the HTTPS listener's ALPN ids (the tunnel listener offers none)
+     * @param httpsAlpn the HTTPS listener's ALPN ids (the tunnel listener offers none); empty: no
+     *     HTTPS listener, so no context for it
      */
     public LiveCertificate(SelfSignedCertificate initial, Path certFile, Path keyFile, List<String> httpsAlpn) {
         this.certFile = certFile;
@@ -50,7 +51,8 @@ public final class LiveCertificate implements Reloadable {
     }
 
     private Contexts contexts(SelfSignedCertificate c) {
-        return new Contexts(c, TlsContexts.server(c, List.of()), TlsContexts.server(c, httpsAlpn));
+        return new Contexts(c, TlsContexts.server(c, List.of()), httpsAlpn.isEmpty() ? null
+                : TlsContexts.server(c, httpsAlpn));
     }
 
     public SslContext tunnelContext() {
