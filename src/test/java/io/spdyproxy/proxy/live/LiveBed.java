@@ -44,7 +44,10 @@ final class LiveBed implements AutoCloseable {
     }
 
     OriginClient origin(String name, String token, io.netty.handler.ssl.SslContext tls) {
-        RequestHandler h = ex -> ex.respond(HttpResponseStatus.OK, "text/plain; charset=utf-8", name);
+        return origin(name, token, tls, ex -> ex.respond(HttpResponseStatus.OK, "text/plain; charset=utf-8", name));
+    }
+
+    OriginClient origin(String name, String token, io.netty.handler.ssl.SslContext tls, RequestHandler h) {
         OriginConfig c = OriginConfig.of("127.0.0.1", proxy.tunnelPort()).withCredentials(name, token)
                 .withBackoff(Duration.ofMillis(50), Duration.ofMillis(200));
         OriginClient o = new OriginClient(c, tls, h, originLoops).start();

@@ -10,7 +10,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.spdyproxy.tls.TlsContexts;
+import io.spdyproxy.tunnel.TunnelExchange;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -53,6 +57,31 @@ class TokenReloadTest {
             assertThat(a.authFailure()).failsWithin(10, TimeUnit.SECONDS); // the redial got 401
             assertThat(bed.get("beta")).isEqualTo("200 beta");
             assertThat(bed.get("alpha")).startsWith("503");
+        }
+    }
+
+    @Test
+    void aRequestInFlightWhenItsTunnelIsRevokedGetsTheGrace() throws Exception {
+        String alpha = tokens().add("alpha", false);
+        try (LiveBed bed = new LiveBed(dir, c -> c)) {
+            CompletableFuture<TunnelExchange> held = new CompletableFuture<>();
+            bed.origin("alpha", alpha, TlsContexts.clientPinned(bed.proxy.identity().fingerprint()), held::complete);
+            Tunnel tunnel = bed.proxy.tunnelConnected("alpha").get(10, TimeUnit.SECONDS);
+            CompletableFuture<String> reply = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return bed.get("alpha");
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            TunnelExchange ex = held.get(10, TimeUnit.SECONDS); // the request reached the origin
+            var changed = bed.proxy.tokens().nextChange();
+            tokens().revoke("alpha");
+            changed.get(10, TimeUnit.SECONDS);
+            assertThat(tunnel.session().closeFuture()).as("the grace runs").isNotDone();
+            ex.eventLoop().execute(() -> ex.respond(HttpResponseStatus.OK, "text/plain", "late but in time"));
+            assertThat(reply.get(10, TimeUnit.SECONDS)).isEqualTo("200 late but in time");
+            tunnel.session().closeFuture().get(5, TimeUnit.SECONDS);
         }
     }
 
