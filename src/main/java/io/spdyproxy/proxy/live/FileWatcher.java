@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * link, re-pointed (certbot renews by replacing the links under {@code live/} that point into
  * {@code archive/}). It watches the file's directory, since a watch on the file itself is lost
  * when the file is replaced, and for a symbolic link also the directory of its target. Bursts of
- * events (an editor's write, then rename) are coalesced: the callback runs once, {@link #DEBOUNCE}
+ * events (an editor's write, then rename) are coalesced: the callback runs once, {@link #DEBOUNCE_MILLIS}
  * after the last event.
  *
  * <p>One watch service and one thread serve the whole JVM, whatever the number of proxies in it

@@ -11,6 +11,7 @@ import io.spdyproxy.proxy.ProxyServer;
 import io.spdyproxy.tls.TlsContexts;
 import io.spdyproxy.transport.Transport;
 import io.spdyproxy.tunnel.RequestHandler;
+import io.spdyproxy.tunnel.handshake.TunnelProtocol;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -30,6 +31,8 @@ final class LiveBed implements AutoCloseable {
     private final Deque<AutoCloseable> resources = new ArrayDeque<>();
     private final EventLoopGroup originLoops = Transport.newGroup(1, "live-origin");
     final ProxyServer proxy;
+    /** The tunnel protocol origins ask for. */
+    TunnelProtocol.Kind protocol = TunnelProtocol.Kind.SPDY;
 
     LiveBed(Path dataDir, UnaryOperator<ProxyConfig> tweak) throws Exception {
         ProxyConfig base = ProxyConfig.defaults(dataDir).withBind("127.0.0.1").withPorts(0, 0, -1, -1)
@@ -49,7 +52,7 @@ final class LiveBed implements AutoCloseable {
 
     OriginClient origin(String name, String token, io.netty.handler.ssl.SslContext tls, RequestHandler h) {
         OriginConfig c = OriginConfig.of("127.0.0.1", proxy.tunnelPort()).withCredentials(name, token)
-                .withBackoff(Duration.ofMillis(50), Duration.ofMillis(200));
+                .withBackoff(Duration.ofMillis(50), Duration.ofMillis(200)).withTunnelProtocol(protocol);
         OriginClient o = new OriginClient(c, tls, h, originLoops).start();
         resources.push(o);
         return o;

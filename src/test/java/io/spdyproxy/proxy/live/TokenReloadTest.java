@@ -13,6 +13,7 @@ import java.nio.file.StandardCopyOption;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.spdyproxy.tls.TlsContexts;
 import io.spdyproxy.tunnel.TunnelExchange;
+import io.spdyproxy.tunnel.handshake.TunnelProtocol;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -57,6 +58,20 @@ class TokenReloadTest {
             assertThat(a.authFailure()).failsWithin(10, TimeUnit.SECONDS); // the redial got 401
             assertThat(bed.get("beta")).isEqualTo("200 beta");
             assertThat(bed.get("alpha")).startsWith("503");
+        }
+    }
+
+    @Test
+    void revokingAnHttp2TunnelClosesItToo() throws Exception {
+        String alpha = tokens().add("alpha", false);
+        try (LiveBed bed = new LiveBed(dir, c -> c)) {
+            bed.protocol = TunnelProtocol.Kind.H2;
+            bed.connected("alpha", alpha);
+            Tunnel tunnel = bed.proxy.tunnelConnected("alpha").get();
+            assertThat(tunnel.session().getClass().getSimpleName()).startsWith("H2");
+            assertThat(bed.get("alpha")).isEqualTo("200 alpha");
+            tokens().revoke("alpha");
+            tunnel.session().closeFuture().get(10, TimeUnit.SECONDS);
         }
     }
 
