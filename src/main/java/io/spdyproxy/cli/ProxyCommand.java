@@ -60,7 +60,8 @@ final class ProxyCommand implements Callable<Integer> {
     Path key;
 
     @Option(names = "--admin-token-file",
-            description = "File holding the admin API's bearer token (default: <data-dir>/admin-token, made on first start).")
+            description = "File holding the admin API's bearer token"
+                    + " (default: <data-dir>/admin-token, made on first start).")
     Path adminTokenFile;
 
     @Option(names = "--response-timeout", converter = Durations.class,

@@ -138,7 +138,8 @@ final class TokenCommand implements Runnable {
             throw new UserError("cannot edit " + dir.file().path() + ": " + e.getMessage());
         }
         PrintWriter err = spec.commandLine().getErr();
-        err.println("token for tunnel '" + name + "' (shown once; stored as its SHA-256 in " + dir.file().path() + "):");
+        err.println("token for tunnel '" + name + "' (shown once; stored as its SHA-256 in " + dir.file().path()
+                + "):");
         err.flush();
         PrintWriter out = spec.commandLine().getOut();
         out.println(token);

@@ -81,7 +81,7 @@ public record ProxyIdentity(SelfSignedCertificate certificate, Map<String, Strin
                 byte[] raw = new byte[24];
                 new SecureRandom().nextBytes(raw);
                 newToken = Base64.getUrlEncoder().withoutPadding().encodeToString(raw);
-                Files.writeString(t, "# tunnel-name:sha256-of-token (delete this file to make a new token)\n"
+                Files.writeString(t, "# tunnel-name:sha256-of-token (edit with `spdy-proxy token`; delete the file for a new default token)\n"
                         + TunnelProtocol.DEFAULT_NAME + ":" + TokenAuthenticator.hash(newToken) + "\n",
                         StandardCharsets.UTF_8);
             }
