@@ -60,7 +60,7 @@ final class ProxyLive implements AutoCloseable {
             watch(p, certificate::reload);
         }
         adminToken = config.adminPort() >= 0 ? AdminToken.load(config.adminTokenFile(), config.dataDir()) : null;
-        api = adminToken != null ? new TokenApi(tokens, adminToken) : null;
+        api = adminToken != null ? new TokenApi(tokens, adminToken, config.authRequired()) : null;
     }
 
     private void watch(Path file, Runnable onChange) {

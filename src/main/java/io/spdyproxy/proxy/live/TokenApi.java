@@ -46,15 +46,18 @@ public final class TokenApi {
 
     private final LiveTokens tokens;
     private final AdminToken adminToken;
+    private final boolean authRequired;
     private final Executor blocking;
 
-    public TokenApi(LiveTokens tokens, AdminToken adminToken) {
-        this(tokens, adminToken, ForkJoinPool.commonPool());
+    /** @param authRequired false ({@code --auth none}): tokens are not checked, so none are changed */
+    public TokenApi(LiveTokens tokens, AdminToken adminToken, boolean authRequired) {
+        this(tokens, adminToken, authRequired, ForkJoinPool.commonPool());
     }
 
-    TokenApi(LiveTokens tokens, AdminToken adminToken, Executor blocking) {
+    TokenApi(LiveTokens tokens, AdminToken adminToken, boolean authRequired, Executor blocking) {
         this.tokens = tokens;
         this.adminToken = adminToken;
+        this.authRequired = authRequired;
         this.blocking = blocking;
     }
 
@@ -99,6 +102,10 @@ public final class TokenApi {
         String name = c.path().length() > PATH.length() + 1 ? c.path().substring(PATH.length() + 1) : null;
         if (c.method().equals(HttpMethod.GET) && name == null) {
             return list();
+        }
+        if (!authRequired && (c.method().equals(HttpMethod.POST) || c.method().equals(HttpMethod.DELETE))) {
+            return json(HttpResponseStatus.CONFLICT, error("authentication is off (--auth none): tokens are not"
+                    + " checked, so the API does not change them"));
         }
         if (c.method().equals(HttpMethod.POST) && name == null) {
             String refused = crossSite(c);

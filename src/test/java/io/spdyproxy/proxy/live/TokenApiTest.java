@@ -102,6 +102,18 @@ class TokenApiTest {
         }
     }
 
+    @Test
+    void withAuthenticationOffTheApiChangesNothing() throws Exception {
+        try (LiveBed bed = new LiveBed(dir, c -> c.withPorts(0, 0, -1, 0).withAuth(false, java.util.Map.of()))) {
+            String admin = Files.readString(dir.resolve(AdminToken.FILE)).trim();
+            String api = "http://127.0.0.1:" + bed.proxy.adminPort() + "/api/tokens";
+            HttpResponse<String> r = send(post(api, admin, "{\"name\":\"alpha\"}"));
+            assertThat(r.statusCode()).isEqualTo(409);
+            assertThat(r.body()).contains("--auth none");
+            assertThat(dir.resolve("tokens")).doesNotExist();
+        }
+    }
+
     private static HttpRequest.Builder post(String api, String admin, String json) {
         return HttpRequest.newBuilder(URI.create(api)).header("Authorization", "Bearer " + admin)
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(json));
