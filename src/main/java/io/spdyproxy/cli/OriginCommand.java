@@ -197,9 +197,10 @@ final class OriginCommand implements Callable<Integer> {
             Inspector inspector = Inspector.start(s.inspect(), handler);
             AutoCloseable served = resource;
             handler = inspector.handler();
+            // The handler first: its upstream connections of replays live on the inspector's loop.
             resource = () -> {
-                try (served) {
-                    inspector.close();
+                try (inspector) {
+                    served.close();
                 }
             };
             what += " (request inspector at " + inspector.url() + ")";

@@ -32,11 +32,20 @@ final class LocalStream implements TunnelStream {
         this.id = id;
     }
 
-    /** Delivers {@code body} (ownership passes) as the whole request body to {@code ex}; on the loop. */
-    void start(TunnelExchange ex, ByteBuf body) {
+    /** The exchange this stream's events go to; before the handler sees it. */
+    void attach(TunnelExchange ex) {
         this.exchange = ex;
+    }
+
+    /**
+     * Delivers {@code body} (ownership passes; null: none) as the whole request body, in a later
+     * loop task as a tunnel would; called on the loop once the handler took the exchange (which may
+     * have answered already).
+     */
+    void start(ByteBuf body) {
         if (body == null) {
             requestEnded = true;
+            maybeClose();
             return;
         }
         bytesReceived += body.readableBytes();
@@ -46,7 +55,7 @@ final class LocalStream implements TunnelStream {
                 body.release();
                 return;
             }
-            ex.onData(this, body, true);
+            exchange.onData(this, body, true);
             maybeClose();
         });
     }

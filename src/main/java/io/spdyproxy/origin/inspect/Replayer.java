@@ -79,12 +79,13 @@ final class Replayer {
         }
         LocalStream stream = new LocalStream(session, ids.incrementAndGet());
         TunnelExchange exchange = new TunnelExchange(stream, request, original.scheme, body.length > 0);
+        stream.attach(exchange);
         ByteBuf content = body.length > 0 ? Unpooled.wrappedBuffer(body) : null;
         CompletableFuture<Capture> started = new CompletableFuture<>();
         session.eventLoop().execute(() -> {
             try {
                 Capture replay = handler.onRequest(exchange, id);
-                stream.start(exchange, content);
+                stream.start(content);
                 started.complete(replay);
             } catch (RuntimeException e) {
                 if (content != null) {

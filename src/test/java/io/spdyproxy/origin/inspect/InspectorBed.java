@@ -90,8 +90,8 @@ final class InspectorBed implements AutoCloseable {
     @Override
     public void close() throws Exception {
         origin.close();
+        served.close(); // its upstream connections of replays live on the inspector's loop
         inspector.close();
-        served.close();
         proxy.close();
         originLoops.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     }
