@@ -123,8 +123,10 @@ final class InspectorHandler extends SimpleChannelInboundHandler<FullHttpRequest
     private void list(ChannelHandlerContext ctx, FullHttpRequest req, boolean keepAlive) {
         String since = new QueryStringDecoder(req.uri()).parameters().getOrDefault("since", java.util.List.of(""))
                 .get(0);
-        if (since.equals(Long.toString(store.version()))) {
-            send(ctx, keepAlive, HttpResponseStatus.NO_CONTENT, null, new byte[0]); // nothing new
+        long version = store.version();
+        if (since.equals(Long.toString(version))) { // nothing new: the page's poll costs a few bytes
+            json(ctx, keepAlive, HttpResponseStatus.OK,
+                    new Json().beginObject().field("version", version).field("unchanged", true).endObject().toString());
             return;
         }
         json(ctx, keepAlive, HttpResponseStatus.OK,

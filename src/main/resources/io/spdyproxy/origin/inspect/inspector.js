@@ -1,5 +1,5 @@
 'use strict';
-// The inspector's page: polls the JSON API for changes (a 204 when nothing changed), lists the
+// The inspector's page: polls the JSON API for changes ("unchanged" when nothing changed), lists the
 // requests newest first, shows one with its bodies, and replays it, edited or not. Everything
 // captured is put in the page as text (textContent), never as markup.
 (() => {
@@ -26,8 +26,8 @@
   async function poll() {
     try {
       const res = await fetch('/api/requests?since=' + encodeURIComponent(version), { cache: 'no-store' });
-      if (res.status === 200) {
-        const data = await res.json();
+      const data = await res.json();
+      if (res.ok && !data.unchanged) {
         version = String(data.version);
         requests = data.requests;
         render();
