@@ -24,7 +24,8 @@ final class LocalStream implements TunnelStream {
     private boolean requestEnded;
     private boolean responseEnded;
     private boolean closed;
-    private long bytesSent;
+    /** Counted on whichever thread sends (the file server's reads run on an I/O pool). */
+    private final java.util.concurrent.atomic.AtomicLong bytesSent = new java.util.concurrent.atomic.AtomicLong();
     private long bytesReceived;
 
     LocalStream(LocalSession session, int id) {
@@ -72,7 +73,7 @@ final class LocalStream implements TunnelStream {
 
     @Override
     public void sendData(ByteBuf data, boolean endOfStream) {
-        bytesSent += data.readableBytes();
+        bytesSent.addAndGet(data.readableBytes());
         data.release();
         if (endOfStream) {
             onLoop(() -> {
@@ -149,7 +150,7 @@ final class LocalStream implements TunnelStream {
 
     @Override
     public long bytesSent() {
-        return bytesSent;
+        return bytesSent.get();
     }
 
     @Override
