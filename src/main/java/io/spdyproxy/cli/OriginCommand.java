@@ -137,6 +137,10 @@ final class OriginCommand implements Callable<Integer> {
         }
 
         private void closeHandler() {
+            close(handler);
+        }
+
+        static void close(AutoCloseable handler) {
             try {
                 handler.close();
             } catch (Exception e) {
@@ -194,8 +198,14 @@ final class OriginCommand implements Callable<Integer> {
             what = "directory " + h.root();
         }
         if (s.inspect() != null) { // without --inspect the handler is not wrapped at all
-            Inspector inspector = Inspector.start(s.inspect(), handler);
             AutoCloseable served = resource;
+            Inspector inspector;
+            try {
+                inspector = Inspector.start(s.inspect(), handler);
+            } catch (java.io.IOException e) {
+                Running.close(served);
+                throw new UserError("--inspect " + s.inspect() + ": " + e.getMessage());
+            }
             handler = inspector.handler();
             // The handler first: its upstream connections of replays live on the inspector's loop.
             resource = () -> {

@@ -72,6 +72,9 @@ final class Capture {
     }
 
     void requestChunk(ByteBuf chunk) {
+        if (requestBody.countIfFull(chunk)) {
+            return;
+        }
         synchronized (store) {
             store.charge(this, requestBody.append(chunk));
         }
@@ -97,6 +100,9 @@ final class Capture {
     }
 
     void responseChunk(ByteBuf chunk) {
+        if (responseBody.countIfFull(chunk)) {
+            return;
+        }
         synchronized (store) {
             store.charge(this, responseBody.append(chunk));
         }
