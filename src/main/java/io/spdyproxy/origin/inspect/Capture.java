@@ -141,11 +141,18 @@ final class Capture {
 
     /** A consistent copy of the mutable part, taken under the store's lock. */
     Snapshot snapshot() {
+        return snapshot(true);
+    }
+
+    /** As {@link #snapshot()}; without the bodies' bytes (empty arrays) for the list's rows. */
+    Snapshot snapshot(boolean withBodies) {
+        byte[] none = new byte[0];
         synchronized (store) {
             return new Snapshot(status, reason, responseHeaders, requestTrailers, responseTrailers,
                     status == 0 ? -1 : (firstByteNanos - startNanos) / 1_000,
                     endNanos == 0 ? -1 : (endNanos - startNanos) / 1_000, outcome, error,
-                    requestBody.captured(), requestBody.total(), responseBody.captured(), responseBody.total());
+                    withBodies ? requestBody.captured() : none, requestBody.total(),
+                    withBodies ? responseBody.captured() : none, responseBody.total());
         }
     }
 

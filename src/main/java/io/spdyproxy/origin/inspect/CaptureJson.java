@@ -16,7 +16,7 @@ final class CaptureJson {
         Json j = new Json().beginObject().field("version", version).field("kept", kept).field("bytes", bytes)
                 .key("requests").beginArray();
         for (Capture c : newestFirst) {
-            summary(j.beginObject(), c, c.snapshot());
+            summary(j.beginObject(), c, c.snapshot(false)); // the rows need no body bytes
             j.endObject();
         }
         return j.endArray().endObject().toString();
