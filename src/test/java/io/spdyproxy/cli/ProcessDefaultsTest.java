@@ -131,4 +131,17 @@ class ProcessDefaultsTest {
             java.nio.file.Files.deleteIfExists(out);
         }
     }
+
+    @Test
+    void theChildsFlagsStartAJvmWithoutWarnings() throws Exception {
+        // A contradiction between the flags (such as -Xmn above -Xms) makes the JVM print a warning
+        // at every start, before any of our code runs.
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        cmd.addAll(Relaunch.JVM_FLAGS);
+        cmd.add("-version");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(out).isZero();
+        assertThat(out).doesNotContainIgnoringCase("warning");
+    }
 }
