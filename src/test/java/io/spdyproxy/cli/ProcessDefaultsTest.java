@@ -144,4 +144,19 @@ class ProcessDefaultsTest {
         assertThat(p.waitFor()).as(out).isZero();
         assertThat(out).doesNotContainIgnoringCase("warning");
     }
+
+    @Test
+    void theSystemdUnitsGiveTheseFlagsToOneJvm() throws Exception {
+        // deploy/*.service start java with our flags, so there is no second JVM: systemd's
+        // $MAINPID is the proxy itself (SIGHUP reloads reach it). They must not drift apart.
+        for (String unit : List.of("spdy-proxy.service", "spdy-proxy-origin.service")) {
+            String text = java.nio.file.Files.readString(Path.of("deploy", unit));
+            assertThat(text).as(unit)
+                    .contains("ExecStart=/usr/bin/java " + String.join(" ", Relaunch.JVM_FLAGS) + " -jar ");
+            Relaunch.ENV.forEach((k, v) -> assertThat(text).as(unit)
+                    .containsPattern("(?m)^Environment=.*\\b" + k + "=" + v + "\\b"));
+        }
+        assertThat(java.nio.file.Files.readString(Path.of("deploy", "spdy-proxy-origin.service")))
+                .contains("RestartPreventExitStatus=" + OriginCommand.GAVE_UP + "\n");
+    }
 }
