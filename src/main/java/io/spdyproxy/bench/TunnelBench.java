@@ -756,6 +756,9 @@ public final class TunnelBench {
             for (int c : new int[] {1, 10, 100}) {
                 @SuppressWarnings("unchecked")
                 Map<String, Map<String, String>> m = (Map<String, Map<String, String>>) results.get("small_c" + c);
+                if (m == null) {
+                    continue; // not measured at this many connections (the smoke run)
+                }
                 for (String p : new String[] {"p50", "p99", "p999"}) {
                     lat.append('"').append("c").append(c).append(' ').append(p.replace("p999", "p99.9")).append("\" ")
                             .append(m.get("direct").get(p)).append(' ').append(m.get("tunnel_files").get(p)).append(' ')
