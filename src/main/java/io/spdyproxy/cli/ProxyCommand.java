@@ -2,6 +2,7 @@ package io.spdyproxy.cli;
 
 import io.spdyproxy.proxy.ProxyConfig;
 import io.spdyproxy.proxy.ProxyServer;
+import io.spdyproxy.proxy.live.Sighup;
 import io.spdyproxy.tunnel.handshake.TunnelProtocol;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -58,6 +59,11 @@ final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--key", description = "PEM private key for --cert.")
     Path key;
 
+    @Option(names = "--admin-token-file",
+            description = "File holding the admin API's bearer token"
+                    + " (default: <data-dir>/admin-token, made on first start).")
+    Path adminTokenFile;
+
     @Option(names = "--response-timeout", converter = Durations.class,
             description = "Time an origin has to start answering before 504 (default: 60s).")
     Duration responseTimeout;
@@ -84,7 +90,7 @@ final class ProxyCommand implements Callable<Integer> {
 
     static final Set<String> KEYS = Set.of("bind", "port", "tunnelPort", "httpsPort", "adminPort", "domain",
             "defaultTunnel", "auth", "tokens", "dataDir", "cert", "key", "responseTimeout", "shutdownGrace",
-            "pingInterval", "idleTimeout", "requestHeadTimeout", "trustForwardedFor");
+            "pingInterval", "idleTimeout", "requestHeadTimeout", "trustForwardedFor", "adminTokenFile");
 
     @Override
     public Integer call() throws Exception {
@@ -101,6 +107,8 @@ final class ProxyCommand implements Callable<Integer> {
             server.shutdownGracefully();
             stopped.countDown();
         }, "shutdown"));
+        // SIGHUP re-reads tokens, certificate and the other reloadable files; it never stops us.
+        Sighup.install(server::reload);
         printBanner(config, server);
         stopped.await();
         return 0;
@@ -132,6 +140,8 @@ final class ProxyCommand implements Callable<Integer> {
         }
         requireFile("--cert", certFile);
         requireFile("--key", keyFile);
+        Path adminToken = adminTokenFile != null ? adminTokenFile : pathOrNull(y.string("adminTokenFile", null));
+        requireFile("--admin-token-file", adminToken);
         ProxyConfig c = d.withBind(bind != null ? bind : y.string("bind", d.bind()))
                 .withPorts(
                         tunnelPort != null ? tunnelPort : y.integer("tunnelPort", d.tunnelPort()),
@@ -152,7 +162,8 @@ final class ProxyCommand implements Callable<Integer> {
                                 : y.duration("requestHeadTimeout", d.requestHeadTimeout()),
                         trustForwardedFor != null ? trustForwardedFor
                                 : y.bool("trustForwardedFor", d.trustForwardedFor()))
-                .withDataDir(dataDir != null ? dataDir : Path.of(y.string("dataDir", d.dataDir().toString())));
+                .withDataDir(dataDir != null ? dataDir : Path.of(y.string("dataDir", d.dataDir().toString())))
+                .withAdminTokenFile(adminToken);
         ListenFailure.checkDistinct(c);
         return c;
     }

@@ -13,6 +13,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.spdyproxy.observe.dashboard.Dashboard;
+import io.spdyproxy.proxy.live.TokenApi;
 import io.spdyproxy.tunnel.SessionStats;
 import io.spdyproxy.tunnel.Tunnel;
 import java.nio.charset.StandardCharsets;
@@ -28,14 +29,20 @@ import java.util.List;
  */
 final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final ProxyContext px;
+    private final TokenApi tokenApi;
     private final Dashboard dashboard;
 
     AdminHandler(ProxyContext px) {
-        this(px, null);
+        this(px, null, null);
     }
 
-    AdminHandler(ProxyContext px, Dashboard dashboard) {
+    /**
+     * With the token API ({@code /api/tokens}) and the dashboard, or without either when it is
+     * null.
+     */
+    AdminHandler(ProxyContext px, TokenApi tokenApi, Dashboard dashboard) {
         this.px = px;
+        this.tokenApi = tokenApi;
         this.dashboard = dashboard;
     }
 
@@ -44,7 +51,11 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         String path = req.uri().split("\\?", 2)[0];
         FullHttpResponse r;
         if (!Dashboard.hostAllowed(req)) {
-            r = json(HttpResponseStatus.FORBIDDEN, "{\"error\":\"Host must name loopback (localhost, 127.0.0.1, [::1])\"}\n");
+            r = json(HttpResponseStatus.FORBIDDEN,
+                    "{\"error\":\"Host must name loopback (localhost, 127.0.0.1, [::1])\"}\n");
+        } else if (tokenApi != null && TokenApi.owns(path)) {
+            tokenApi.serve(ctx.channel(), req); // answers once the file work is done, off the loop
+            return;
         } else if (dashboard != null && dashboard.handle(ctx, req)) {
             return;
         } else if (path.equals("/debug") || path.equals("/status") || (dashboard == null && path.equals("/"))) {
