@@ -72,7 +72,8 @@ public final class Dashboard implements RequestListener, AutoCloseable {
         if (!api && asset == null) {
             return false;
         }
-        if (!req.method().equals(HttpMethod.GET) && !req.method().equals(HttpMethod.HEAD)) {
+        boolean events = path.equals("/api/events");
+        if (!req.method().equals(HttpMethod.GET) && (events || !req.method().equals(HttpMethod.HEAD))) {
             Responses.text(ctx, req, HttpResponseStatus.METHOD_NOT_ALLOWED, req.method() + ": expected GET");
             return true;
         }
@@ -95,10 +96,6 @@ public final class Dashboard implements RequestListener, AutoCloseable {
     /** Whether {@code host} may reach the admin listener (see {@link LoopbackHost}). */
     public static boolean hostAllowed(FullHttpRequest req) {
         return LoopbackHost.allows(req.headers().get(HttpHeaderNames.HOST));
-    }
-
-    int streamCount() {
-        return streams.size();
     }
 
     private void tick() {

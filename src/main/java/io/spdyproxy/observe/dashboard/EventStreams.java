@@ -85,10 +85,6 @@ final class EventStreams {
         }
     }
 
-    int size() {
-        return streams.size();
-    }
-
     void closeAll() {
         for (Channel ch : streams) {
             ch.close();

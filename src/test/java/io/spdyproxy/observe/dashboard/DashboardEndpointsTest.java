@@ -93,6 +93,10 @@ class DashboardEndpointsTest {
                     .startsWith("HTTP/1.1 200").contains("content-type: text/css");
             assertThat(DashboardBed.exchange(bed.adminPort(), "POST", "/api/dashboard", "localhost"))
                     .startsWith("HTTP/1.1 405");
+            assertThat(DashboardBed.exchange(bed.adminPort(), "HEAD", "/api/events", "localhost"))
+                    .startsWith("HTTP/1.1 405");
+            assertThat(DashboardBed.exchange(bed.adminPort(), "HEAD", "/", "localhost"))
+                    .startsWith("HTTP/1.1 200").endsWith("\r\n\r\n");
             assertThat(DashboardBed.exchange(bed.adminPort(), "GET", "/debug", "localhost"))
                     .startsWith("HTTP/1.1 200").contains("\"tunnels\":[]");
             assertThat(DashboardBed.exchange(bed.adminPort(), "GET", "/nothing", "localhost"))
