@@ -82,9 +82,14 @@ final class ProxyCommand implements Callable<Integer> {
             description = "Keep clients' X-Forwarded-For (only behind a trusted load balancer; default: off).")
     Boolean trustForwardedFor;
 
+    @Option(names = "--access-control", paramLabel = "FILE",
+            description = "YAML file of visitor rules and limits per tunnel (basic auth, bearer tokens, "
+                    + "allow/deny, maxConcurrentRequests, bandwidth); reloaded when it changes (default: none).")
+    Path accessControl;
+
     static final Set<String> KEYS = Set.of("bind", "port", "tunnelPort", "httpsPort", "adminPort", "domain",
             "defaultTunnel", "auth", "tokens", "dataDir", "cert", "key", "responseTimeout", "shutdownGrace",
-            "pingInterval", "idleTimeout", "requestHeadTimeout", "trustForwardedFor");
+            "pingInterval", "idleTimeout", "requestHeadTimeout", "trustForwardedFor", "accessControl");
 
     @Override
     public Integer call() throws Exception {
@@ -132,6 +137,8 @@ final class ProxyCommand implements Callable<Integer> {
         }
         requireFile("--cert", certFile);
         requireFile("--key", keyFile);
+        Path accessFile = accessControl != null ? accessControl : pathOrNull(y.string("accessControl", null));
+        requireFile("--access-control", accessFile);
         ProxyConfig c = d.withBind(bind != null ? bind : y.string("bind", d.bind()))
                 .withPorts(
                         tunnelPort != null ? tunnelPort : y.integer("tunnelPort", d.tunnelPort()),
@@ -152,7 +159,8 @@ final class ProxyCommand implements Callable<Integer> {
                                 : y.duration("requestHeadTimeout", d.requestHeadTimeout()),
                         trustForwardedFor != null ? trustForwardedFor
                                 : y.bool("trustForwardedFor", d.trustForwardedFor()))
-                .withDataDir(dataDir != null ? dataDir : Path.of(y.string("dataDir", d.dataDir().toString())));
+                .withDataDir(dataDir != null ? dataDir : Path.of(y.string("dataDir", d.dataDir().toString())))
+                .withAccessControl(accessFile);
         ListenFailure.checkDistinct(c);
         return c;
     }

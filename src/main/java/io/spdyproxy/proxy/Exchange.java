@@ -7,6 +7,7 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.spdyproxy.proxy.access.Admission;
 import io.spdyproxy.tunnel.RequestHead;
 import io.spdyproxy.tunnel.StreamClosedException;
 import io.spdyproxy.tunnel.StreamError;
@@ -81,6 +82,8 @@ final class Exchange {
     private boolean openForUpgrade;
     /** Set once the origin switched protocols: the connection is a byte pipe from then on. */
     private UpgradeRelay upgraded;
+    /** The visitor gate's answer (proxy.access): the tunnel's paces, and a concurrency slot to give back. */
+    private Admission admission = Admission.OPEN;
 
     Exchange(ExchangeConnection conn, ProxyContext px, ClientTimeouts timeouts, String scheme, HttpRequest request) {
         this.conn = conn;
@@ -119,7 +122,22 @@ final class Exchange {
 
     void start() {
         px.stats().requestStarted();
-        open();
+        // The visitor gate, once per request, before any stream opens (it may answer later: bcrypt).
+        px.access().gate().admit(px.router().route(request.headers().get(HttpHeaderNames.HOST)), request,
+                ctx().channel().remoteAddress(), px.config().trustForwardedFor(), ctx().executor(), a -> {
+                    admission = a;
+                    if (state.isOver()) {
+                        a.release(); // the client left while it was decided
+                    } else if (!a.allowed()) {
+                        fail(a.status(), a.reason(), StreamError.CANCEL, a.headers());
+                    } else {
+                        open();
+                    }
+                });
+    }
+
+    Admission admission() {
+        return admission;
     }
 
     /** The origin's time to answer runs from the end of the request, not from its start. */
@@ -140,6 +158,7 @@ final class Exchange {
     private void ended() {
         if (!counted) {
             counted = true;
+            admission.release();
             px.stats().requestEnded();
         }
     }
@@ -318,7 +337,7 @@ final class Exchange {
         handedBack = true;
         ended(); // not a request in flight any more: a graceful shutdown does not wait for it
         conn.switchedProtocols();
-        upgraded = UpgradeRelay.takeOver(ctx().channel(), stream, head, px.stats()::connectionClosed);
+        upgraded = UpgradeRelay.takeOver(ctx().channel(), stream, head, px.stats()::connectionClosed, admission);
     }
 
     // ---- failures ------------------------------------------------------------------------------
@@ -373,6 +392,11 @@ final class Exchange {
 
     /** Answers with an error page before any response went out; resets the stream, if any. */
     void fail(HttpResponseStatus status, String message, StreamError reset) {
+        fail(status, message, reset, io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
+    }
+
+    /** The same, with headers of the answer's own (a refusal's WWW-Authenticate or Retry-After). */
+    void fail(HttpResponseStatus status, String message, StreamError reset, io.netty.handler.codec.http.HttpHeaders extra) {
         if (state.isOver()) {
             return;
         }
@@ -386,7 +410,9 @@ final class Exchange {
             keepAlive = false;
         }
         px.stats().error(status.code());
-        ctx().writeAndFlush(ErrorAnswer.of(status, message, headRequest, keepAlive)).addListener(f -> {
+        io.netty.handler.codec.http.FullHttpResponse answer = ErrorAnswer.of(status, message, headRequest, keepAlive);
+        answer.headers().add(extra);
+        ctx().writeAndFlush(answer).addListener(f -> {
             if (!f.isSuccess() || !keepAlive) {
                 ended();
                 ctx().close();

@@ -12,6 +12,7 @@ import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import io.spdyproxy.proxy.access.AccessControl;
 import io.spdyproxy.tunnel.TunnelSession;
 import io.spdyproxy.tls.TlsContexts;
 import io.spdyproxy.transport.Transport;
@@ -50,13 +51,13 @@ public final class ProxyServer implements AutoCloseable {
     private Channel adminListener;
 
     private ProxyServer(ProxyConfig config, ProxyIdentity identity, EventLoopGroup group,
-            TunnelAcceptor.Limits tunnelLimits) {
+            TunnelAcceptor.Limits tunnelLimits, AccessControl access) {
         this.config = config;
         this.identity = identity;
         this.group = group;
         this.tunnelLimits = tunnelLimits;
         this.px = new ProxyContext(config, new TunnelRegistry(),
-                new Router(config.domain(), config.defaultTunnel()), new ProxyStats());
+                new Router(config.domain(), config.defaultTunnel()), new ProxyStats(), access);
     }
 
     public static ProxyServer start(ProxyConfig config) throws IOException, InterruptedException {
@@ -70,7 +71,10 @@ public final class ProxyServer implements AutoCloseable {
     /** With the tunnel listener's handshake timeouts and authentication throttle given. */
     public static ProxyServer start(ProxyConfig config, ProxyIdentity identity, TunnelAcceptor.Limits tunnelLimits)
             throws InterruptedException {
-        ProxyServer p = new ProxyServer(config, identity, Transport.newGroup(0, "proxy"), tunnelLimits);
+        // A bad access-control file stops the start before anything runs (AccessConfigException).
+        AccessControl access = config.accessControl() == null ? AccessControl.none()
+                : AccessControl.open(config.accessControl());
+        ProxyServer p = new ProxyServer(config, identity, Transport.newGroup(0, "proxy"), tunnelLimits, access);
         try {
             p.bind();
         } catch (InterruptedException | RuntimeException e) {
@@ -190,6 +194,11 @@ public final class ProxyServer implements AutoCloseable {
         return px.registry().connected(name);
     }
 
+    /** Visitor rules and limits per tunnel: {@link AccessControl#reload()} is what SIGHUP should call. */
+    public AccessControl accessControl() {
+        return px.access();
+    }
+
     /** Tunnels connected right now. */
     public List<Tunnel> tunnels() {
         return px.registry().all();
@@ -246,5 +255,6 @@ public final class ProxyServer implements AutoCloseable {
             t.session().close();
         }
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        px.access().close();
     }
 }
