@@ -123,7 +123,7 @@ final class Exchange {
     void start() {
         px.stats().requestStarted();
         // The visitor gate, once per request, before any stream opens (it may answer later: bcrypt).
-        px.access().gate().admit(px.router().route(request.headers().get(HttpHeaderNames.HOST)), request,
+        px.access().admit(px.router().route(request.headers().get(HttpHeaderNames.HOST)), request,
                 ctx().channel().remoteAddress(), px.config().trustForwardedFor(), ctx().executor(), a -> {
                     admission = a;
                     if (state.isOver()) {

@@ -14,8 +14,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Visitor access control and limits per tunnel name, from a YAML file ({@code --access-control}):
  * the rules ({@link AccessFile}), reloaded when the file changes and on {@link #reload()}, and what
- * outlives a reload, each tunnel's in-flight count and bandwidth buckets. {@link #gate()} checks a
- * request against the rules of the moment.
+ * outlives a reload, each tunnel's in-flight count and bandwidth buckets. {@link #admit} checks a
+ * request against the rules of the moment ({@link Gate}).
  *
  * <p>A bad file at start is an {@link AccessConfigException}; a bad file on a reload keeps the
  * previous rules and says why at WARN.
@@ -67,9 +67,20 @@ public final class AccessControl implements AutoCloseable {
         return a;
     }
 
-    /** Checks requests against the rules of the moment. */
-    public Gate gate() {
-        return gate;
+    /**
+     * Checks {@code request} for {@code tunnel} against the rules of the moment and hands the
+     * {@link Admission} to {@code then} on {@code loop} (at once, or after a bcrypt check run
+     * elsewhere). Order: address (403), credentials (401, or 503 when too many passwords wait),
+     * concurrency (429). A request let in holds a concurrency slot until {@link Admission#release}.
+     *
+     * @param peer the client connection's remote address
+     * @param trustForwardedFor the visitor is the last {@code X-Forwarded-For} entry (the one the
+     *     trusted load balancer in front appended), not the TCP peer
+     */
+    public void admit(String tunnel, io.netty.handler.codec.http.HttpRequest request,
+            java.net.SocketAddress peer, boolean trustForwardedFor, java.util.concurrent.Executor loop,
+            java.util.function.Consumer<Admission> then) {
+        gate.admit(tunnel, request, peer, trustForwardedFor, loop, then);
     }
 
     /**

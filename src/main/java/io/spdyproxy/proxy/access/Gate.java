@@ -27,7 +27,7 @@ import java.util.function.Consumer;
  * <p>Threading: thread-safe; {@link #admit} is called on the client connection's loop and
  * answers on it (at once, or after a bcrypt check on another thread).
  */
-public final class Gate {
+final class Gate {
     private final AccessControl access;
     private final PasswordCheck passwords;
 
@@ -44,7 +44,7 @@ public final class Gate {
      * @param trustForwardedFor take the visitor's address from the last {@code X-Forwarded-For}
      *     entry (the one the trusted load balancer in front appended) instead of the TCP peer
      */
-    public void admit(String tunnel, HttpRequest request, SocketAddress peer, boolean trustForwardedFor,
+    void admit(String tunnel, HttpRequest request, SocketAddress peer, boolean trustForwardedFor,
             Executor loop, Consumer<Admission> then) {
         TunnelPolicy p = access.policy(tunnel);
         if (p == null) {

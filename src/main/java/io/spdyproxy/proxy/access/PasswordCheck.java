@@ -73,7 +73,11 @@ final class PasswordCheck implements AutoCloseable {
                         passed.put(key, Boolean.TRUE);
                     }
                 }
-                answerOn.execute(() -> then.accept(ok ? Result.OK : Result.WRONG));
+                try {
+                    answerOn.execute(() -> then.accept(ok ? Result.OK : Result.WRONG));
+                } catch (RejectedExecutionException e) {
+                    log.debug("the loop that asked is gone: {}", e.toString()); // shutting down
+                }
             });
         } catch (RejectedExecutionException e) {
             then.accept(Result.BUSY);

@@ -36,7 +36,8 @@ import java.util.function.UnaryOperator;
  * {@code alpha}), an access-control file of the test's, and in-process origins over real TLS
  * tunnels serving {@link Origin}: {@code /auth} echoes the Authorization header it got, {@code /hold}
  * answers when the test says so, {@code /bytes?n=N} streams N bytes with backpressure, counting
- * what it produced, {@code /upload} counts the body and answers with the count.
+ * what it produced, {@code /upload} counts the body and answers with the count, {@code /echo}
+ * switches protocols and echoes the bytes.
  */
 final class AccessBed implements AutoCloseable {
     static final String TOKEN = "access-bed-token-0123456789abcdef";
@@ -100,6 +101,7 @@ final class AccessBed implements AutoCloseable {
                 case "/hold" -> held.add(ex);
                 case "/bytes" -> download(ex, Long.parseLong(q.parameters().get("n").get(0)));
                 case "/upload" -> upload(ex);
+                case "/echo" -> echo(ex);
                 default -> ex.respond(HttpResponseStatus.OK, "text/plain", "hello from " + q.path());
             }
         }
@@ -130,6 +132,18 @@ final class AccessBed implements AutoCloseable {
             ex.onWritable(pump);
             ex.onClose(e -> left[0] = 0);
             pump.run();
+        }
+
+        /** Switches protocols and sends every byte back (an upgraded connection's byte pipe). */
+        private static void echo(TunnelExchange ex) {
+            HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS);
+            head.headers().set(HttpHeaderNames.UPGRADE, ex.upgrade());
+            ex.respond(head, false);
+            ex.onBody((chunk, last) -> {
+                int n = chunk.readableBytes();
+                ex.write(chunk, last);
+                ex.consume(n);
+            });
         }
 
         private void upload(TunnelExchange ex) {
