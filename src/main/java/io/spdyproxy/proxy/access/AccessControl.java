@@ -125,13 +125,14 @@ public final class AccessControl implements AutoCloseable {
                 apply(AccessFile.parse(file, new String(bytes, java.nio.charset.StandardCharsets.UTF_8)), bytes);
                 log.info("access control: reloaded {} ({} tunnel(s) with rules)", file, rules.size());
                 ok = true;
-            } catch (IOException | AccessConfigException e) {
+            } catch (IOException | RuntimeException e) {
+                // RuntimeException: whatever the parser may still throw must not cost the rules.
                 if (onlyIfChanged && bytes == null && lastRead == null) {
                     return false; // still missing: said so already
                 }
                 lastRead = bytes;
-                log.warn("access control: {}; keeping the previous rules", e instanceof IOException
-                        ? file + ": " + e : e.getMessage());
+                log.warn("access control: {}; keeping the previous rules", e instanceof AccessConfigException
+                        ? e.getMessage() : file + ": " + e);
                 ok = false;
             }
         }

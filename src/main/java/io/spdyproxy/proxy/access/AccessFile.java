@@ -32,6 +32,9 @@ final class AccessFile {
     private static final Pattern BCRYPT = Pattern.compile("\\$2[aby]\\$(\\d\\d)\\$[./A-Za-z0-9]{53}");
     private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*([KMG]i?B?|B)?(?:/s)?", Pattern.CASE_INSENSITIVE);
 
+    /** 1 TiB: more is a typo, not a limit. */
+    private static final long MAX_RATE = 1L << 40;
+
     private AccessFile() {}
 
     /** The policies by tunnel name, or an {@link AccessConfigException} saying what is wrong. */
@@ -130,9 +133,9 @@ final class AccessFile {
                             + "' (expected: bytesPerSecond, burst)");
                 }
             }
-            rate = number(bw.get("bytesPerSecond"), where + "bandwidth.bytesPerSecond", 1, Long.MAX_VALUE / 2);
+            rate = number(bw.get("bytesPerSecond"), where + "bandwidth.bytesPerSecond", 1, MAX_RATE);
             burst = bw.get("burst") == null ? Math.max(rate / 4, 16 * 1024)
-                    : number(bw.get("burst"), where + "bandwidth.burst", 1, Long.MAX_VALUE / 2);
+                    : number(bw.get("burst"), where + "bandwidth.burst", 1, MAX_RATE);
         }
         return new TunnelPolicy(name, users, bearer, allow, deny, max, rate, burst);
     }
@@ -172,31 +175,31 @@ final class AccessFile {
 
     /** A count or a size: {@code 1048576}, {@code "1MiB"}, {@code "512 KiB"}, {@code "2MB"}, {@code "1MiB/s"} (K = 1024). */
     private static long number(Object o, String what, long min, long max) {
+        boolean size = !what.endsWith("maxConcurrentRequests");
+        String expected = size ? "a number, or a size such as 1MiB" : "a number";
         if (o == null) {
             if (min > 0) {
-                throw new AccessConfigException(what + ": missing (expected: a number)");
+                throw new AccessConfigException(what + ": missing (expected: " + expected + ")");
             }
             return 0;
         }
         long v;
-        if (o instanceof Number n) {
+        Matcher m = SIZE.matcher(o.toString().trim());
+        if (o instanceof Integer || o instanceof Long) {
+            Number n = (Number) o;
             v = n.longValue();
-        } else {
-            Matcher m = SIZE.matcher(o.toString().trim());
-            if (!m.matches()) {
-                throw new AccessConfigException(what + ": " + o + " (expected: a number, or a size such as 1MiB)");
-            }
-            v = Long.parseLong(m.group(1));
-            String unit = m.group(2) == null ? "B" : m.group(2).toUpperCase(Locale.ROOT);
-            v *= switch (unit.charAt(0)) {
+        } else if (m.matches() && (size || m.group(2) == null) && m.group(1).length() <= 15) {
+            v = Long.parseLong(m.group(1)) * switch (m.group(2) == null ? 'B' : Character.toUpperCase(m.group(2).charAt(0))) {
                 case 'K' -> 1024L;
                 case 'M' -> 1024L * 1024;
                 case 'G' -> 1024L * 1024 * 1024;
                 default -> 1L;
             };
+        } else {
+            throw new AccessConfigException(what + ": " + o + " (expected: " + expected + ")");
         }
         if (v < min || v > max) {
-            throw new AccessConfigException(what + ": " + o + " (expected: >= " + min + ")");
+            throw new AccessConfigException(what + ": " + o + " (expected: " + min + " to " + max + ")");
         }
         return v;
     }

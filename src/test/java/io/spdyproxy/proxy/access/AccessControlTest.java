@@ -161,8 +161,8 @@ class AccessControlTest {
         try (RawHttp c1 = new RawHttp(bed.port()); RawHttp c2 = new RawHttp(bed.port());
                 RawHttp c3 = new RawHttp(bed.port()); RawHttp c4 = new RawHttp(bed.port())) {
             c1.send("GET", "alpha.test", "/hold");
+            TunnelExchange first = alpha.held.poll(10, TimeUnit.SECONDS); // c1's: one at a time
             c2.send("GET", "alpha.test", "/hold");
-            TunnelExchange first = alpha.held.poll(10, TimeUnit.SECONDS);
             TunnelExchange second = alpha.held.poll(10, TimeUnit.SECONDS);
             assertThat(first).isNotNull();
             assertThat(second).isNotNull();
