@@ -171,6 +171,10 @@ class AccessControlTest {
             RawHttp.Response refused = c3.get("alpha.test", "/x");
             assertThat(refused.status()).isEqualTo(429);
             assertThat(refused.header("Retry-After")).isEqualTo("1");
+            if (has("curl")) { // the limit counts both front ends: an HTTP/2 request is refused too
+                assertThat(run("curl", "-sS", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}",
+                        "-H", "Host: alpha.test", "http://127.0.0.1:" + bed.port() + "/x")).isEqualTo("429");
+            }
             assertThat(c4.get("beta.test", "/x").status()).as("beta has its own limit").isEqualTo(200);
             assertThat(c4.get("beta.test", "/x").status()).isEqualTo(200);
 
@@ -249,11 +253,15 @@ class AccessControlTest {
     }
 
     private static void need(String tool) {
+        assumeTrue(has(tool), tool + " is not installed (Debian: curl)");
+    }
+
+    private static boolean has(String tool) {
         boolean found = false;
         for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
             found |= Files.isExecutable(Path.of(dir, tool));
         }
-        assumeTrue(found, tool + " is not installed (Debian: curl)");
+        return found;
     }
 
     private String run(String... cmd) throws Exception {
