@@ -2,6 +2,7 @@ package io.spdyproxy.cli;
 
 import io.spdyproxy.proxy.ProxyConfig;
 import io.spdyproxy.proxy.ProxyServer;
+import io.spdyproxy.proxy.live.Sighup;
 import io.spdyproxy.tunnel.handshake.TunnelProtocol;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -58,6 +59,11 @@ final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--key", description = "PEM private key for --cert.")
     Path key;
 
+    @Option(names = "--admin-token-file",
+            description = "File holding the admin API's bearer token"
+                    + " (default: <data-dir>/admin-token, made on first start).")
+    Path adminTokenFile;
+
     @Option(names = "--response-timeout", converter = Durations.class,
             description = "Time an origin has to start answering before 504 (default: 60s).")
     Duration responseTimeout;
@@ -89,7 +95,8 @@ final class ProxyCommand implements Callable<Integer> {
 
     static final Set<String> KEYS = Set.of("bind", "port", "tunnelPort", "httpsPort", "adminPort", "domain",
             "defaultTunnel", "auth", "tokens", "dataDir", "cert", "key", "responseTimeout", "shutdownGrace",
-            "pingInterval", "idleTimeout", "requestHeadTimeout", "trustForwardedFor", "accessControl");
+            "pingInterval", "idleTimeout", "requestHeadTimeout", "trustForwardedFor", "adminTokenFile",
+            "accessControl");
 
     @Override
     public Integer call() throws Exception {
@@ -106,6 +113,8 @@ final class ProxyCommand implements Callable<Integer> {
             server.shutdownGracefully();
             stopped.countDown();
         }, "shutdown"));
+        // SIGHUP re-reads tokens, certificate and the other reloadable files; it never stops us.
+        Sighup.install(server::reload);
         printBanner(config, server);
         stopped.await();
         return 0;
@@ -137,6 +146,8 @@ final class ProxyCommand implements Callable<Integer> {
         }
         requireFile("--cert", certFile);
         requireFile("--key", keyFile);
+        Path adminToken = adminTokenFile != null ? adminTokenFile : pathOrNull(y.string("adminTokenFile", null));
+        requireFile("--admin-token-file", adminToken);
         Path accessFile = accessControl != null ? accessControl : pathOrNull(y.string("accessControl", null));
         requireFile("--access-control", accessFile);
         ProxyConfig c = d.withBind(bind != null ? bind : y.string("bind", d.bind()))
@@ -160,6 +171,7 @@ final class ProxyCommand implements Callable<Integer> {
                         trustForwardedFor != null ? trustForwardedFor
                                 : y.bool("trustForwardedFor", d.trustForwardedFor()))
                 .withDataDir(dataDir != null ? dataDir : Path.of(y.string("dataDir", d.dataDir().toString())))
+                .withAdminTokenFile(adminToken)
                 .withAccessControl(accessFile);
         ListenFailure.checkDistinct(c);
         return c;

@@ -108,6 +108,11 @@ final class Relaunch {
         extraEnv.forEach(env::putIfAbsent); // the user's own malloc settings win
         env.put(MARKER, "1");
         Process child = pb.start();
+        int main = cmd.indexOf(Main.class.getName());
+        if (main >= 0 && main + 1 < cmd.size() && cmd.get(main + 1).equals("proxy")) {
+            // The proxy reloads on SIGHUP (systemd's ExecReload signals the main PID, this one).
+            io.spdyproxy.proxy.live.Sighup.install(() -> forwardHangUp(child));
+        }
         Thread stop = new Thread(() -> stop(child), "stop-child");
         Runtime.getRuntime().addShutdownHook(stop);
         boolean interrupted = false;
@@ -126,6 +131,15 @@ final class Relaunch {
             } catch (InterruptedException e) {
                 interrupted = true;
             }
+        }
+    }
+
+    /** Passes SIGHUP on to the child (Java can send only SIGTERM/SIGKILL itself, so {@code kill}). */
+    private static void forwardHangUp(Process child) {
+        try {
+            new ProcessBuilder("kill", "-HUP", Long.toString(child.pid())).inheritIO().start();
+        } catch (IOException e) {
+            System.err.println("spdy-proxy: cannot pass SIGHUP on to the proxy (pid " + child.pid() + "): " + e);
         }
     }
 

@@ -12,6 +12,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.spdyproxy.proxy.live.TokenApi;
 import io.spdyproxy.tunnel.SessionStats;
 import io.spdyproxy.tunnel.Tunnel;
 import java.nio.charset.StandardCharsets;
@@ -25,14 +26,25 @@ import java.util.List;
  */
 final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final ProxyContext px;
+    private final TokenApi tokenApi;
 
     AdminHandler(ProxyContext px) {
+        this(px, null);
+    }
+
+    /** With the token API ({@code /api/tokens}), or without it when {@code tokenApi} is null. */
+    AdminHandler(ProxyContext px, TokenApi tokenApi) {
         this.px = px;
+        this.tokenApi = tokenApi;
     }
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
         String path = req.uri().split("\\?", 2)[0];
+        if (tokenApi != null && TokenApi.owns(path)) {
+            tokenApi.serve(ctx.channel(), req); // answers once the file work is done, off the loop
+            return;
+        }
         FullHttpResponse r;
         if (path.equals("/debug") || path.equals("/status") || path.equals("/")) {
             if (req.uri().contains("gc=true")) {

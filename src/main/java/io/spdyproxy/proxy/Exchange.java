@@ -7,6 +7,7 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.spdyproxy.observe.RequestRecord.Outcome;
 import io.spdyproxy.proxy.access.Admission;
 import io.spdyproxy.tunnel.RequestHead;
 import io.spdyproxy.tunnel.StreamClosedException;
@@ -14,8 +15,6 @@ import io.spdyproxy.tunnel.StreamError;
 import io.spdyproxy.tunnel.Tunnel;
 import io.spdyproxy.tunnel.TunnelSession;
 import io.spdyproxy.tunnel.TunnelStream;
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -76,12 +75,16 @@ final class Exchange {
     private ScheduledFuture<?> timeout;
     private boolean counted;
     private boolean handedBack;
+    /** The whole answer was written: a client leaving afterwards (mid request body) aborted nothing. */
+    private boolean answered;
     /** The client asked to switch protocols (and sent no body): the stream stays open for its bytes. */
     private final boolean upgradeRequested;
     /** This attempt's stream was opened without its end, for an upgrade the origin may decline. */
     private boolean openForUpgrade;
     /** Set once the origin switched protocols: the connection is a byte pipe from then on. */
     private UpgradeRelay upgraded;
+    /** What the access log, metrics and dashboard hear of this request when it ends. */
+    private final RequestTrace trace = new RequestTrace();
     /** The visitor gate's answer (proxy.access): the tunnel's paces, and a concurrency slot to give back. */
     private Admission admission = Admission.OPEN;
 
@@ -97,6 +100,10 @@ final class Exchange {
         this.upgradeRequested = !requestHasBody && RequestHead.upgradeOf(request) != null;
         this.response = new ResponseRelay(this, conn, px.stats(), request, headRequest);
         this.body = new RequestRelay(this, conn, timeouts, requestHasBody);
+    }
+
+    RequestTrace trace() {
+        return trace;
     }
 
     State state() {
@@ -123,8 +130,10 @@ final class Exchange {
     void start() {
         px.stats().requestStarted();
         // The visitor gate, once per request, before any stream opens (it may answer later: bcrypt).
-        px.access().admit(px.router().route(request.headers().get(HttpHeaderNames.HOST)), request,
-                ctx().channel().remoteAddress(), px.config().trustForwardedFor(), ctx().executor(), a -> {
+        String name = px.router().route(request.headers().get(HttpHeaderNames.HOST));
+        trace.tunnel(name); // a refusal is logged with its tunnel too
+        px.access().admit(name, request, ctx().channel().remoteAddress(), px.config().trustForwardedFor(),
+                ctx().executor(), a -> {
                     admission = a;
                     if (state.isOver()) {
                         a.release(); // the client left while it was decided
@@ -155,11 +164,13 @@ final class Exchange {
         }
     }
 
-    private void ended() {
+    /** The exchange is over: {@code completed} says whether its whole answer went out. */
+    private void ended(boolean completed) {
         if (!counted) {
             counted = true;
             admission.release();
             px.stats().requestEnded();
+            trace.report(px.listeners().current(), request, clientAddress(), conn.protocol(request), scheme, completed);
         }
     }
 
@@ -167,6 +178,7 @@ final class Exchange {
 
     private void open() {
         String name = px.router().route(request.headers().get(HttpHeaderNames.HOST));
+        trace.tunnel(name);
         Tunnel tunnel = px.registry().pick(name, tried);
         if (tunnel == null) {
             fail(HttpResponseStatus.SERVICE_UNAVAILABLE, tried.isEmpty()
@@ -197,8 +209,7 @@ final class Exchange {
     }
 
     private String clientAddress() {
-        SocketAddress remote = ctx().channel().remoteAddress();
-        return remote instanceof InetSocketAddress a ? a.getAddress().getHostAddress() : String.valueOf(remote);
+        return RequestTrace.clientOf(ctx().channel());
     }
 
     private void opened(int attempt, TunnelSession session, TunnelStream s, Throwable e) {
@@ -272,8 +283,9 @@ final class Exchange {
     }
 
     /** The response head goes to the client: WAITING → RELAYING. */
-    void responseStarted() {
+    void responseStarted(int status) {
         cancelTimeout();
+        trace.responseStarted(status);
         state = State.RELAYING;
         if (!body.done()) {
             keepAlive = false; // answered before the body ended: the rest must not be mistaken for a request
@@ -290,8 +302,9 @@ final class Exchange {
 
     /** The response's end was written (or failed to be). */
     void lastWritten(boolean success) {
+        answered = success;
         if (!success || !keepAlive) {
-            ended();
+            ended(success);
             ctx().close();
         } else if (body.done()) {
             handBack();
@@ -304,7 +317,7 @@ final class Exchange {
     void handBack() {
         if (!handedBack) {
             handedBack = true;
-            ended();
+            ended(true);
             conn.exchangeDone(this, keepAlive);
         }
     }
@@ -335,7 +348,8 @@ final class Exchange {
         cancelTimeout();
         state = State.DONE;
         handedBack = true;
-        ended(); // not a request in flight any more: a graceful shutdown does not wait for it
+        trace.responseStarted(head.status().code());
+        ended(true); // not a request in flight any more: a graceful shutdown does not wait for it
         conn.switchedProtocols();
         upgraded = UpgradeRelay.takeOver(ctx().channel(), stream, head, px.stats()::connectionClosed, admission);
     }
@@ -356,10 +370,12 @@ final class Exchange {
                 open();
                 return;
             }
+            trace.outcome(Outcome.ORIGIN_RESET);
             fail(HttpResponseStatus.BAD_GATEWAY, "origin failed: " + cause.getMessage(), StreamError.CANCEL);
             return;
         }
         // Mid-response: abort the connection, so a truncated body never looks complete.
+        trace.outcome(Outcome.ORIGIN_RESET);
         abort("origin stream failed mid-response: " + cause.getMessage(), StreamError.PROTOCOL_ERROR);
     }
 
@@ -377,7 +393,7 @@ final class Exchange {
         }
         cancelTimeout();
         body.releaseHeld();
-        ended();
+        ended(false);
         ctx().flush(); // what was valid goes out; the close then tells the client the rest is missing
         ctx().close();
     }
@@ -385,6 +401,7 @@ final class Exchange {
     private void timedOut() {
         timeout = null;
         if (state == State.ROUTING || state == State.WAITING) {
+            trace.outcome(Outcome.TIMEOUT);
             fail(HttpResponseStatus.GATEWAY_TIMEOUT, "origin did not answer within "
                     + ErrorAnswer.human(px.config().responseTimeout()), StreamError.CANCEL);
         }
@@ -410,11 +427,12 @@ final class Exchange {
             keepAlive = false;
         }
         px.stats().error(status.code());
+        trace.responseStarted(status.code());
         io.netty.handler.codec.http.FullHttpResponse answer = ErrorAnswer.of(status, message, headRequest, keepAlive);
         answer.headers().add(extra);
         ctx().writeAndFlush(answer).addListener(f -> {
             if (!f.isSuccess() || !keepAlive) {
-                ended();
+                ended(f.isSuccess());
                 ctx().close();
             } else {
                 handBack();
@@ -432,6 +450,6 @@ final class Exchange {
             // whose request body will now never finish.
             stream.reset(StreamError.CANCEL);
         }
-        ended();
+        ended(answered);
     }
 }

@@ -7,6 +7,11 @@ import io.spdyproxy.tunnel.TunnelSession;
 interface ExchangeConnection {
     ChannelHandlerContext ctx();
 
+    /** The protocol {@code request} came in, as logs show it ({@code HTTP/1.1}, {@code HTTP/2.0}). */
+    default String protocol(io.netty.handler.codec.http.HttpRequest request) {
+        return request.protocolVersion().text();
+    }
+
     /** Asks for more of the client's bytes. */
     void read();
 

@@ -2,12 +2,14 @@ package io.spdyproxy.proxy;
 
 import io.spdyproxy.proxy.access.AccessControl;
 
-/** What every front-end connection shares: configuration, tunnels, routing, counters and visitor rules. */
+/**
+ * What every front-end connection shares: configuration, tunnels, routing, counters, request
+ * listeners and visitor rules.
+ */
 record ProxyContext(ProxyConfig config, TunnelRegistry registry, Router router, ProxyStats stats,
-        AccessControl access) {
+        RequestListeners listeners, AccessControl access) {
 
-    /** Without visitor rules: every tunnel open. */
     ProxyContext(ProxyConfig config, TunnelRegistry registry, Router router, ProxyStats stats) {
-        this(config, registry, router, stats, AccessControl.none());
+        this(config, registry, router, stats, new RequestListeners(), AccessControl.none());
     }
 }

@@ -12,18 +12,24 @@ import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import io.spdyproxy.observe.RequestListener;
 import io.spdyproxy.proxy.access.AccessControl;
 import io.spdyproxy.tunnel.TunnelSession;
-import io.spdyproxy.tls.TlsContexts;
+import io.spdyproxy.proxy.live.AdminToken;
+import io.spdyproxy.proxy.live.LiveCertificate;
+import io.spdyproxy.proxy.live.LiveTokens;
+import io.spdyproxy.proxy.live.Reloads;
 import io.spdyproxy.transport.Transport;
 import io.spdyproxy.tunnel.Tunnel;
 import io.spdyproxy.tunnel.handshake.TunnelAcceptor;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,6 +55,7 @@ public final class ProxyServer implements AutoCloseable {
     private Channel httpListener;
     private Channel httpsListener;
     private Channel adminListener;
+    private ProxyLive live;
 
     private ProxyServer(ProxyConfig config, ProxyIdentity identity, EventLoopGroup group,
             TunnelAcceptor.Limits tunnelLimits, AccessControl access) {
@@ -57,7 +64,7 @@ public final class ProxyServer implements AutoCloseable {
         this.group = group;
         this.tunnelLimits = tunnelLimits;
         this.px = new ProxyContext(config, new TunnelRegistry(),
-                new Router(config.domain(), config.defaultTunnel()), new ProxyStats(), access);
+                new Router(config.domain(), config.defaultTunnel()), new ProxyStats(), new RequestListeners(), access);
     }
 
     public static ProxyServer start(ProxyConfig config) throws IOException, InterruptedException {
@@ -85,16 +92,22 @@ public final class ProxyServer implements AutoCloseable {
     }
 
     private void bind() throws InterruptedException {
-        SslContext tunnelTls = TlsContexts.server(identity.certificate(), List.of());
-        TokenAuthenticator auth = new TokenAuthenticator(identity.tokenHashes(), config.authRequired());
-        tunnelListener = listen(config.tunnelPort(), new TunnelAcceptor(tunnelTls, config.pingInterval(), auth,
-                this::tunnelUp, tunnelLimits));
+        try {
+            live = new ProxyLive(config, identity, px.registry());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        if (config.accessControl() != null) {
+            live.reloads.register("access control", px.access()::reload); // SIGHUP; file changes are watched
+        }
+        TokenAuthenticator auth = new TokenAuthenticator(live.tokens::hashes, config.authRequired());
+        tunnelListener = listen(config.tunnelPort(), new TunnelAcceptor(live.certificate::tunnelContext,
+                config.pingInterval(), auth, this::tunnelUp, tunnelLimits));
         if (config.httpPort() >= 0) {
             httpListener = listen(config.httpPort(), frontend(null, "http"));
         }
         if (config.httpsPort() >= 0) {
-            SslContext tls = TlsContexts.server(identity.certificate(), List.of("h2", "http/1.1"));
-            httpsListener = listen(config.httpsPort(), frontend(tls, "https"));
+            httpsListener = listen(config.httpsPort(), frontend(live.certificate::httpsContext, "https"));
         }
         if (config.adminPort() >= 0) {
             adminListener = new ServerBootstrap().group(group).channel(Transport.serverChannel())
@@ -102,7 +115,7 @@ public final class ProxyServer implements AutoCloseable {
                         @Override
                         protected void initChannel(Channel ch) {
                             ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(4096),
-                                    new AdminHandler(px));
+                                    new AdminHandler(px, live.api));
                         }
                     }).bind("127.0.0.1", config.adminPort()).sync().channel();
             listeners.add(adminListener);
@@ -121,7 +134,7 @@ public final class ProxyServer implements AutoCloseable {
         return ch;
     }
 
-    private ChannelInitializer<Channel> frontend(SslContext tls, String scheme) {
+    private ChannelInitializer<Channel> frontend(Supplier<SslContext> tls, String scheme) {
         return new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
@@ -137,7 +150,7 @@ public final class ProxyServer implements AutoCloseable {
                 };
                 if (tls != null) {
                     // HTTP/1.1 or HTTP/2, as ALPN decides once the handshake is done.
-                    ch.pipeline().addLast("tls", tls.newHandler(ch.alloc()));
+                    ch.pipeline().addLast("tls", tls.get().newHandler(ch.alloc())); // the certificate now in force
                     ch.pipeline().addLast("timeouts", timeouts);
                     ch.pipeline().addLast("alpn", new FrontendProtocols(px, http1));
                 } else {
@@ -160,6 +173,10 @@ public final class ProxyServer implements AutoCloseable {
     }
 
     private void tunnelUp(Tunnel t) {
+        if (!live.stillAuthorized(config, t)) {
+            t.session().close(); // its token was revoked during its handshake
+            return;
+        }
         px.registry().add(t);
         t.session().closeFuture().whenComplete((v, e) ->
                 log.info("tunnel '{}' from {} closed", t.name(), t.remote()));
@@ -167,6 +184,34 @@ public final class ProxyServer implements AutoCloseable {
 
     public ProxyIdentity identity() {
         return identity;
+    }
+
+    /**
+     * Re-reads the tokens file, the certificate files and whatever else registered with {@link
+     * #reloads()} (what SIGHUP does; the proxy command installs the signal handler).
+     */
+    public void reload() {
+        live.reloads.reloadAll();
+    }
+
+    /** Where reloadable parts register to be reloaded with the rest on SIGHUP. */
+    public Reloads reloads() {
+        return live.reloads;
+    }
+
+    /** The tunnel tokens in force. */
+    public LiveTokens tokens() {
+        return live.tokens;
+    }
+
+    /** The certificate new TLS connections get. */
+    public LiveCertificate certificate() {
+        return live.certificate;
+    }
+
+    /** The admin API's token, or null without an admin listener. */
+    public AdminToken adminToken() {
+        return live.adminToken;
     }
 
     public int tunnelPort() {
@@ -194,7 +239,7 @@ public final class ProxyServer implements AutoCloseable {
         return px.registry().connected(name);
     }
 
-    /** Visitor rules and limits per tunnel: {@link AccessControl#reload()} is what SIGHUP should call. */
+    /** Visitor rules and limits per tunnel (registered with {@link #reloads()}: SIGHUP reloads them). */
     public AccessControl accessControl() {
         return px.access();
     }
@@ -202,6 +247,14 @@ public final class ProxyServer implements AutoCloseable {
     /** Tunnels connected right now. */
     public List<Tunnel> tunnels() {
         return px.registry().all();
+    }
+
+    /**
+     * Tells {@code listener} of every request from now on, when it ends (see {@link RequestListener}
+     * for its contract).
+     */
+    public void onRequest(RequestListener listener) {
+        px.listeners().add(listener);
     }
 
     /** The status document the admin endpoint serves. */
@@ -249,6 +302,9 @@ public final class ProxyServer implements AutoCloseable {
 
     @Override
     public void close() {
+        if (live != null) {
+            live.close();
+        }
         listeners.close().awaitUninterruptibly();
         clients.close().awaitUninterruptibly();
         for (Tunnel t : px.registry().all()) {

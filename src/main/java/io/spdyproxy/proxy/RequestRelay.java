@@ -130,6 +130,7 @@ final class RequestRelay {
         }
         boolean last = c instanceof LastHttpContent;
         ByteBuf data = c.content();
+        ex.trace().bytesIn(data.readableBytes());
         if (data.isReadable()) {
             sentAny = true;
         }

@@ -14,6 +14,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.spdyproxy.observe.RequestRecord.Outcome;
 import io.spdyproxy.tunnel.ResponseHead;
 import io.spdyproxy.tunnel.StreamError;
 import io.spdyproxy.tunnel.TunnelStream;
@@ -66,6 +67,7 @@ final class ResponseRelay {
             r = OriginResponses.head(head);
         } catch (IllegalArgumentException e) {
             log.info("origin stream {} sent an invalid response: {}", ex.streamId(), e.getMessage());
+            ex.trace().outcome(Outcome.ORIGIN_RESET);
             ex.fail(HttpResponseStatus.BAD_GATEWAY, "origin sent an invalid response: " + e.getMessage(),
                     StreamError.PROTOCOL_ERROR);
             return;
@@ -73,11 +75,12 @@ final class ResponseRelay {
         int code = r.status().code();
         bodyless = headRequest || code == 204 || code == 304;
         if (fin && !bodyless && OriginResponses.declaredLength(r) > 0) {
+            ex.trace().outcome(Outcome.ORIGIN_RESET);
             ex.fail(HttpResponseStatus.BAD_GATEWAY, "origin declared a body of " + OriginResponses.declaredLength(r)
                     + " bytes and sent none", StreamError.CANCEL);
             return;
         }
-        ex.responseStarted();
+        ex.responseStarted(code);
         if (!bodyless) {
             declaredLength = OriginResponses.declaredLength(r);
             if (declaredLength < 0) {
@@ -135,6 +138,7 @@ final class ResponseRelay {
         try {
             r = OriginResponses.head(head, true);
         } catch (IllegalArgumentException e) {
+            ex.trace().outcome(Outcome.ORIGIN_RESET);
             ex.fail(HttpResponseStatus.BAD_GATEWAY, "origin sent an invalid response: " + e.getMessage(),
                     StreamError.PROTOCOL_ERROR);
             return true;
@@ -144,6 +148,7 @@ final class ResponseRelay {
             return false;
         }
         if (fin) {
+            ex.trace().outcome(Outcome.ORIGIN_RESET);
             ex.fail(HttpResponseStatus.BAD_GATEWAY, "origin switched protocols and closed the stream at once",
                     StreamError.CANCEL);
             return true;
@@ -159,6 +164,7 @@ final class ResponseRelay {
         if (state == Exchange.State.WAITING) {
             data.release();
             s.consume(n);
+            ex.trace().outcome(Outcome.ORIGIN_RESET);
             ex.fail(HttpResponseStatus.BAD_GATEWAY, "origin sent body data before its response head",
                     StreamError.PROTOCOL_ERROR);
             return;
@@ -175,6 +181,7 @@ final class ResponseRelay {
         if (declaredLength >= 0 && bodyReceived > declaredLength) {
             data.release();
             s.consume(n);
+            ex.trace().outcome(Outcome.ORIGIN_RESET);
             ex.abort("origin sent more than its Content-Length of " + declaredLength, StreamError.PROTOCOL_ERROR);
             return;
         }
@@ -187,6 +194,7 @@ final class ResponseRelay {
                 }
             });
             stats.bytesToClients(n);
+            ex.trace().bytesOut(n);
         } else {
             data.release();
         }
@@ -203,12 +211,14 @@ final class ResponseRelay {
             return;
         }
         if (state != Exchange.State.RELAYING) {
+            ex.trace().outcome(Outcome.ORIGIN_RESET);
             ex.abort("origin sent trailers before its response head", StreamError.PROTOCOL_ERROR);
             return;
         }
         try {
             trailers = OriginResponses.trailers(headers);
         } catch (IllegalArgumentException e) {
+            ex.trace().outcome(Outcome.ORIGIN_RESET);
             ex.abort("origin sent invalid trailers: " + e.getMessage(), StreamError.PROTOCOL_ERROR);
             return;
         }
@@ -222,6 +232,7 @@ final class ResponseRelay {
             return;
         }
         if (declaredLength >= 0 && bodyReceived < declaredLength) {
+            ex.trace().outcome(Outcome.ORIGIN_RESET);
             ex.abort("origin ended the body after " + bodyReceived + " of its Content-Length of " + declaredLength,
                     StreamError.PROTOCOL_ERROR);
             return;
