@@ -37,7 +37,7 @@ class BandwidthLimitTest {
     void aDownloadTakesAtLeastItsSizeOverTheRate() throws Exception {
         int rate = 1024 * KIB;
         int burst = 32 * KIB;
-        int n = 2048 * KIB;
+        int n = 1536 * KIB;
         bed = new AccessBed(tmp, "tunnels:\n  alpha: { bandwidth: { bytesPerSecond: " + rate + ", burst: " + burst
                 + " } }\n", c -> c);
         bed.origin("alpha");
@@ -64,7 +64,6 @@ class BandwidthLimitTest {
 
     @Test
     void aSlowTunnelHoldsItsOriginBackWhileAnotherTunnelRunsFree() throws Exception {
-        int rate = 32 * KIB;
         bed = new AccessBed(tmp, "tunnels:\n  alpha: { bandwidth: { bytesPerSecond: \"32KiB/s\", burst: 16KiB } }\n",
                 c -> c);
         AccessBed.Origin alpha = bed.origin("alpha");
@@ -83,17 +82,17 @@ class BandwidthLimitTest {
             assertThat(other.body()).hasSize(big);
             assertThat(beta.produced.get()).isEqualTo(big);
 
-            received += slow.in.readNBytes(rate / 2).length;
+            // Beta's transfer took a while: alpha's origin still has not been let past its windows.
             long produced = alpha.produced.get();
             assertThat(produced).as("bytes the origin produced, of the %d it wanted to send", wanted)
-                    .isLessThan(received + 3L * WINDOW);
+                    .isLessThanOrEqualTo(received + WINDOW);
         }
     }
 
     @Test
     void anUploadIsReadNoFasterThanTheRate() throws Exception {
         int rate = 1024 * KIB;
-        int n = 1536 * KIB;
+        int n = 1024 * KIB;
         bed = new AccessBed(tmp, "tunnels:\n  alpha: { bandwidth: { bytesPerSecond: 1MiB, burst: 32KiB } }\n", c -> c);
         bed.origin("alpha");
         try (RawHttp c = new RawHttp(bed.port())) {
