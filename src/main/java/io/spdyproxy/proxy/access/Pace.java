@@ -13,7 +13,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>The rate holds on average, not byte by byte: a download's first stream window (256 KiB) goes
  * out at once, then credit returns at the rate and the tunnel grants it in steps of half a window
- * (SPDY/3.1 section 2.6.8: WINDOW_UPDATE after half is consumed), so a very low rate shows as steps.
+ * (the tunnel sends WINDOW_UPDATE once half a stream window was consumed), so a very low rate
+ * shows as steps.
  *
  * <p>The bucket may go into debt: a chunk larger than what is left is let through, and the next
  * spender waits until the debt is paid. Spenders are paced in the order they spent, so streams of
