@@ -1,5 +1,6 @@
 package io.spdyproxy.proxy.access;
 
+import io.spdyproxy.proxy.live.FileWatcher;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,7 +32,8 @@ public final class AccessControl implements AutoCloseable {
     private final PasswordCheck passwords = new PasswordCheck(2);
     private final Gate gate = new Gate(this, passwords);
     private volatile Map<String, TunnelPolicy> rules = Map.of();
-    private RulesFileWatch watch;
+    /** The shared watcher's hold on the file (its directory, so a rename over the file is seen). */
+    private AutoCloseable watch;
     /** The file's bytes last read, good or bad: a watch event that changed nothing is ignored. */
     private byte[] lastRead;
     private CompletableFuture<Boolean> nextReload = new CompletableFuture<>();
@@ -55,7 +57,7 @@ public final class AccessControl implements AutoCloseable {
         try {
             byte[] bytes = read(file);
             a.apply(AccessFile.parse(file, new String(bytes, java.nio.charset.StandardCharsets.UTF_8)), bytes);
-            a.watch = new RulesFileWatch(file, a::reloadIfChanged);
+            a.watch = FileWatcher.shared().watch(file, a::reloadIfChanged);
         } catch (IOException e) {
             a.close();
             throw new AccessConfigException("--access-control " + file + ": " + e.getMessage());
@@ -172,7 +174,11 @@ public final class AccessControl implements AutoCloseable {
     @Override
     public void close() {
         if (watch != null) {
-            watch.close();
+            try {
+                watch.close();
+            } catch (Exception e) {
+                log.debug("closing the watch on {}: {}", file, e.toString());
+            }
         }
         passwords.close();
     }
