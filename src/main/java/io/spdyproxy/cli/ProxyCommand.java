@@ -88,9 +88,15 @@ final class ProxyCommand implements Callable<Integer> {
             description = "Keep clients' X-Forwarded-For (only behind a trusted load balancer; default: off).")
     Boolean trustForwardedFor;
 
+    @Option(names = "--access-control", paramLabel = "FILE",
+            description = "YAML file of visitor rules and limits per tunnel (basic auth, bearer tokens, "
+                    + "allow/deny, maxConcurrentRequests, bandwidth); reloaded when it changes (default: none).")
+    Path accessControl;
+
     static final Set<String> KEYS = Set.of("bind", "port", "tunnelPort", "httpsPort", "adminPort", "domain",
             "defaultTunnel", "auth", "tokens", "dataDir", "cert", "key", "responseTimeout", "shutdownGrace",
-            "pingInterval", "idleTimeout", "requestHeadTimeout", "trustForwardedFor", "adminTokenFile");
+            "pingInterval", "idleTimeout", "requestHeadTimeout", "trustForwardedFor", "adminTokenFile",
+            "accessControl");
 
     @Override
     public Integer call() throws Exception {
@@ -142,6 +148,8 @@ final class ProxyCommand implements Callable<Integer> {
         requireFile("--key", keyFile);
         Path adminToken = adminTokenFile != null ? adminTokenFile : pathOrNull(y.string("adminTokenFile", null));
         requireFile("--admin-token-file", adminToken);
+        Path accessFile = accessControl != null ? accessControl : pathOrNull(y.string("accessControl", null));
+        requireFile("--access-control", accessFile);
         ProxyConfig c = d.withBind(bind != null ? bind : y.string("bind", d.bind()))
                 .withPorts(
                         tunnelPort != null ? tunnelPort : y.integer("tunnelPort", d.tunnelPort()),
@@ -163,7 +171,8 @@ final class ProxyCommand implements Callable<Integer> {
                         trustForwardedFor != null ? trustForwardedFor
                                 : y.bool("trustForwardedFor", d.trustForwardedFor()))
                 .withDataDir(dataDir != null ? dataDir : Path.of(y.string("dataDir", d.dataDir().toString())))
-                .withAdminTokenFile(adminToken);
+                .withAdminTokenFile(adminToken)
+                .withAccessControl(accessFile);
         ListenFailure.checkDistinct(c);
         return c;
     }

@@ -8,6 +8,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.spdyproxy.observe.RequestRecord.Outcome;
+import io.spdyproxy.proxy.access.Admission;
 import io.spdyproxy.tunnel.RequestHead;
 import io.spdyproxy.tunnel.StreamClosedException;
 import io.spdyproxy.tunnel.StreamError;
@@ -84,6 +85,8 @@ final class Exchange {
     private UpgradeRelay upgraded;
     /** What the access log, metrics and dashboard hear of this request when it ends. */
     private final RequestTrace trace = new RequestTrace();
+    /** The visitor gate's answer (proxy.access): the tunnel's paces, and a concurrency slot to give back. */
+    private Admission admission = Admission.OPEN;
 
     Exchange(ExchangeConnection conn, ProxyContext px, ClientTimeouts timeouts, String scheme, HttpRequest request) {
         this.conn = conn;
@@ -126,7 +129,24 @@ final class Exchange {
 
     void start() {
         px.stats().requestStarted();
-        open();
+        // The visitor gate, once per request, before any stream opens (it may answer later: bcrypt).
+        String name = px.router().route(request.headers().get(HttpHeaderNames.HOST));
+        trace.tunnel(name); // a refusal is logged with its tunnel too
+        px.access().admit(name, request, ctx().channel().remoteAddress(), px.config().trustForwardedFor(),
+                ctx().executor(), a -> {
+                    admission = a;
+                    if (state.isOver()) {
+                        a.release(); // the client left while it was decided
+                    } else if (!a.allowed()) {
+                        fail(a.status(), a.reason(), StreamError.CANCEL, a.headers());
+                    } else {
+                        open();
+                    }
+                });
+    }
+
+    Admission admission() {
+        return admission;
     }
 
     /** The origin's time to answer runs from the end of the request, not from its start. */
@@ -148,6 +168,7 @@ final class Exchange {
     private void ended(boolean completed) {
         if (!counted) {
             counted = true;
+            admission.release();
             px.stats().requestEnded();
             trace.report(px.listeners().current(), request, clientAddress(), conn.protocol(request), scheme, completed);
         }
@@ -330,7 +351,7 @@ final class Exchange {
         trace.responseStarted(head.status().code());
         ended(true); // not a request in flight any more: a graceful shutdown does not wait for it
         conn.switchedProtocols();
-        upgraded = UpgradeRelay.takeOver(ctx().channel(), stream, head, px.stats()::connectionClosed);
+        upgraded = UpgradeRelay.takeOver(ctx().channel(), stream, head, px.stats()::connectionClosed, admission);
     }
 
     // ---- failures ------------------------------------------------------------------------------
@@ -388,6 +409,11 @@ final class Exchange {
 
     /** Answers with an error page before any response went out; resets the stream, if any. */
     void fail(HttpResponseStatus status, String message, StreamError reset) {
+        fail(status, message, reset, io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
+    }
+
+    /** The same, with headers of the answer's own (a refusal's WWW-Authenticate or Retry-After). */
+    void fail(HttpResponseStatus status, String message, StreamError reset, io.netty.handler.codec.http.HttpHeaders extra) {
         if (state.isOver()) {
             return;
         }
@@ -402,7 +428,9 @@ final class Exchange {
         }
         px.stats().error(status.code());
         trace.responseStarted(status.code());
-        ctx().writeAndFlush(ErrorAnswer.of(status, message, headRequest, keepAlive)).addListener(f -> {
+        io.netty.handler.codec.http.FullHttpResponse answer = ErrorAnswer.of(status, message, headRequest, keepAlive);
+        answer.headers().add(extra);
+        ctx().writeAndFlush(answer).addListener(f -> {
             if (!f.isSuccess() || !keepAlive) {
                 ended(f.isSuccess());
                 ctx().close();

@@ -35,6 +35,8 @@ import java.util.Objects;
  *     {@code spdyproxy.affinity} ({@code true}/{@code false}), off when unset
  * @param adminTokenFile the admin API's bearer token (one line); null: the data directory's {@code
  *     admin-token}, generated on first start
+ * @param accessControl the YAML file of visitor rules and limits per tunnel (see {@code
+ *     io.spdyproxy.proxy.access}); null: every tunnel open to everyone
  */
 public record ProxyConfig(
         String bind,
@@ -56,7 +58,8 @@ public record ProxyConfig(
         Duration requestHeadTimeout,
         boolean trustForwardedFor,
         boolean loopAffinity,
-        Path adminTokenFile) {
+        Path adminTokenFile,
+        Path accessControl) {
 
     /** See {@code loopAffinity}: measured in the benchmark, off unless asked for. */
     private static final boolean LOOP_AFFINITY_DEFAULT = Boolean.getBoolean("spdyproxy.affinity");
@@ -81,63 +84,70 @@ public record ProxyConfig(
         return new ProxyConfig("0.0.0.0", TunnelProtocol.DEFAULT_TUNNEL_PORT, TunnelProtocol.DEFAULT_FRONTEND_PORT,
                 -1, -1, null, TunnelProtocol.DEFAULT_NAME, true, Map.of(), dataDir, null, null,
                 Duration.ofSeconds(60), Duration.ofSeconds(10), Duration.ofSeconds(15),
-                Duration.ofSeconds(60), Duration.ofSeconds(10), false, LOOP_AFFINITY_DEFAULT, null);
+                Duration.ofSeconds(60), Duration.ofSeconds(10), false, LOOP_AFFINITY_DEFAULT, null, null);
     }
 
     public ProxyConfig withPorts(int tunnel, int http, int https, int admin) {
         return new ProxyConfig(bind, tunnel, http, https, admin, domain, defaultTunnel, authRequired,
                 tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
-                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, adminTokenFile);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, adminTokenFile, accessControl);
     }
 
     public ProxyConfig withBind(String address) {
         return new ProxyConfig(address, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
                 authRequired, tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
-                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, adminTokenFile);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, adminTokenFile, accessControl);
     }
 
     public ProxyConfig withAuth(boolean required, Map<String, String> hashes) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel, required,
                 hashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
-                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, adminTokenFile);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, adminTokenFile, accessControl);
     }
 
     public ProxyConfig withDomain(String d, String defaultName) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, d, defaultName, authRequired,
                 tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
-                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, adminTokenFile);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, adminTokenFile, accessControl);
     }
 
     public ProxyConfig withCertificate(Path cert, Path key) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
                 authRequired, tokenHashes, dataDir, cert, key, responseTimeout, shutdownGrace, pingInterval,
-                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, adminTokenFile);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, adminTokenFile, accessControl);
     }
 
     public ProxyConfig withTimeouts(Duration response, Duration grace, Duration ping) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
                 authRequired, tokenHashes, dataDir, certFile, keyFile, response, grace, ping,
-                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, adminTokenFile);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, adminTokenFile, accessControl);
     }
 
     /** With client connections moved onto their tunnel's loop, or left where they were accepted. */
     public ProxyConfig withLoopAffinity(boolean on) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
                 authRequired, tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
-                idleTimeout, requestHeadTimeout, trustForwardedFor, on, adminTokenFile);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, on, adminTokenFile, accessControl);
     }
 
     public ProxyConfig withFrontend(Duration idle, Duration head, boolean trustXff) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
                 authRequired, tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
-                idle, head, trustXff, loopAffinity, adminTokenFile);
+                idle, head, trustXff, loopAffinity, adminTokenFile, accessControl);
     }
 
     /** With the admin API's token read from {@code file} (null: the data directory's, generated). */
     public ProxyConfig withAdminTokenFile(Path file) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
                 authRequired, tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
-                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, file);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, file, accessControl);
+    }
+
+    /** With visitor rules and limits from {@code file} (null: none). */
+    public ProxyConfig withAccessControl(Path file) {
+        return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
+                authRequired, tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, adminTokenFile, file);
     }
 
     private static void positive(Duration d, String name) {
@@ -155,6 +165,6 @@ public record ProxyConfig(
     public ProxyConfig withDataDir(Path dir) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
                 authRequired, tokenHashes, dir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
-                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, adminTokenFile);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, adminTokenFile, accessControl);
     }
 }

@@ -1,10 +1,15 @@
 package io.spdyproxy.proxy;
 
-/** What every front-end connection shares: configuration, tunnels, routing, counters and request listeners. */
+import io.spdyproxy.proxy.access.AccessControl;
+
+/**
+ * What every front-end connection shares: configuration, tunnels, routing, counters, request
+ * listeners and visitor rules.
+ */
 record ProxyContext(ProxyConfig config, TunnelRegistry registry, Router router, ProxyStats stats,
-        RequestListeners listeners) {
+        RequestListeners listeners, AccessControl access) {
 
     ProxyContext(ProxyConfig config, TunnelRegistry registry, Router router, ProxyStats stats) {
-        this(config, registry, router, stats, new RequestListeners());
+        this(config, registry, router, stats, new RequestListeners(), AccessControl.none());
     }
 }

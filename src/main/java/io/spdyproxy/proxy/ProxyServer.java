@@ -16,6 +16,7 @@ import io.spdyproxy.observe.RequestListener;
 import io.spdyproxy.observe.dashboard.Dashboard;
 import io.spdyproxy.observe.dashboard.DashboardSource;
 import io.spdyproxy.tunnel.SessionStats;
+import io.spdyproxy.proxy.access.AccessControl;
 import io.spdyproxy.tunnel.TunnelSession;
 import io.spdyproxy.proxy.live.AdminToken;
 import io.spdyproxy.proxy.live.LiveCertificate;
@@ -61,13 +62,13 @@ public final class ProxyServer implements AutoCloseable {
     private Dashboard dashboard;
 
     private ProxyServer(ProxyConfig config, ProxyIdentity identity, EventLoopGroup group,
-            TunnelAcceptor.Limits tunnelLimits) {
+            TunnelAcceptor.Limits tunnelLimits, AccessControl access) {
         this.config = config;
         this.identity = identity;
         this.group = group;
         this.tunnelLimits = tunnelLimits;
         this.px = new ProxyContext(config, new TunnelRegistry(),
-                new Router(config.domain(), config.defaultTunnel()), new ProxyStats());
+                new Router(config.domain(), config.defaultTunnel()), new ProxyStats(), new RequestListeners(), access);
     }
 
     public static ProxyServer start(ProxyConfig config) throws IOException, InterruptedException {
@@ -81,7 +82,10 @@ public final class ProxyServer implements AutoCloseable {
     /** With the tunnel listener's handshake timeouts and authentication throttle given. */
     public static ProxyServer start(ProxyConfig config, ProxyIdentity identity, TunnelAcceptor.Limits tunnelLimits)
             throws InterruptedException {
-        ProxyServer p = new ProxyServer(config, identity, Transport.newGroup(0, "proxy"), tunnelLimits);
+        // A bad access-control file stops the start before anything runs (AccessConfigException).
+        AccessControl access = config.accessControl() == null ? AccessControl.none()
+                : AccessControl.open(config.accessControl());
+        ProxyServer p = new ProxyServer(config, identity, Transport.newGroup(0, "proxy"), tunnelLimits, access);
         try {
             p.bind();
         } catch (InterruptedException | RuntimeException e) {
@@ -96,6 +100,9 @@ public final class ProxyServer implements AutoCloseable {
             live = new ProxyLive(config, identity, px.registry());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+        if (config.accessControl() != null) {
+            live.reloads.register("access control", px.access()::reload); // SIGHUP; file changes are watched
         }
         TokenAuthenticator auth = new TokenAuthenticator(live.tokens::hashes, config.authRequired());
         tunnelListener = listen(config.tunnelPort(), new TunnelAcceptor(live.certificate::tunnelContext,
@@ -270,6 +277,11 @@ public final class ProxyServer implements AutoCloseable {
         return px.registry().connected(name);
     }
 
+    /** Visitor rules and limits per tunnel (registered with {@link #reloads()}: SIGHUP reloads them). */
+    public AccessControl accessControl() {
+        return px.access();
+    }
+
     /** Tunnels connected right now. */
     public List<Tunnel> tunnels() {
         return px.registry().all();
@@ -340,5 +352,6 @@ public final class ProxyServer implements AutoCloseable {
             t.session().close();
         }
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        px.access().close();
     }
 }

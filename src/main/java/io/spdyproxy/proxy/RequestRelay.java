@@ -30,6 +30,8 @@ final class RequestRelay {
     private final ArrayDeque<HttpContent> held = new ArrayDeque<>();
     private boolean done;
     private boolean sentAny;
+    /** Waiting for the tunnel's upload bucket to refill (proxy.access): no read until then. */
+    private boolean paced;
 
     RequestRelay(Exchange ex, ExchangeConnection conn, ClientTimeouts timeouts, boolean hasBody) {
         this.ex = ex;
@@ -82,9 +84,15 @@ final class RequestRelay {
             held.add(c);
             return;
         }
+        int n = c.content().readableBytes();
         send(stream, c);
         if (!done && !ex.state().isOver()) {
-            readOrWait();
+            // The bandwidth limit holds the next read back, never the bytes (one chunk at most).
+            paced = true;
+            ex.admission().upload().after(n, conn.ctx().executor(), () -> {
+                paced = false;
+                writable();
+            });
         }
     }
 
@@ -106,7 +114,7 @@ final class RequestRelay {
 
     /** The stream can take more. */
     void writable() {
-        if (!done && !ex.state().isOver()) {
+        if (!done && !ex.state().isOver() && !paced) {
             readOrWait();
         }
     }

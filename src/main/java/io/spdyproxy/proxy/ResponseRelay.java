@@ -188,7 +188,9 @@ final class ResponseRelay {
         if (n > 0) {
             conn.ctx().write(new DefaultHttpContent(data)).addListener(f -> {
                 if (f.isSuccess()) {
-                    s.consume(n);
+                    // A bandwidth limit delays the credit, so the stream's window closes and the
+                    // origin waits: nothing is held here beyond that window.
+                    ex.admission().download().after(n, conn.ctx().executor(), () -> s.consume(n));
                 }
             });
             stats.bytesToClients(n);

@@ -16,6 +16,7 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import java.util.ArrayList;
 import java.util.List;
 import io.netty.util.ReferenceCountUtil;
+import io.spdyproxy.proxy.access.Admission;
 import io.spdyproxy.tunnel.StreamClosedException;
 import io.spdyproxy.tunnel.StreamError;
 import io.spdyproxy.tunnel.TunnelStream;
@@ -47,10 +48,14 @@ final class UpgradeRelay extends ChannelInboundHandlerAdapter {
     private boolean flushQueued;
 
     private final Runnable onInactive;
+    /** The tunnel's bandwidth limit (proxy.access), which holds reads and credit back, never bytes. */
+    private final Admission limits;
+    private boolean paced;
 
-    private UpgradeRelay(TunnelStream stream, Runnable onInactive) {
+    private UpgradeRelay(TunnelStream stream, Runnable onInactive, Admission limits) {
         this.stream = stream;
         this.onInactive = onInactive;
+        this.limits = limits;
     }
 
     /**
@@ -58,11 +63,17 @@ final class UpgradeRelay extends ChannelInboundHandlerAdapter {
      * handler after the TLS layer leaves, so the next byte either way is the new protocol's.
      */
     static UpgradeRelay takeOver(Channel ch, TunnelStream stream, HttpResponse head, Runnable onInactive) {
+        return takeOver(ch, stream, head, onInactive, Admission.OPEN);
+    }
+
+    /** The same, with the tunnel's bandwidth limit applied to both directions of the pipe. */
+    static UpgradeRelay takeOver(Channel ch, TunnelStream stream, HttpResponse head, Runnable onInactive,
+            Admission limits) {
         ChannelPipeline p = ch.pipeline();
         FullHttpResponse full = new DefaultFullHttpResponse(head.protocolVersion(), head.status(),
                 Unpooled.EMPTY_BUFFER, head.headers(), io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
         p.writeAndFlush(full); // encoded now, on this loop, before the codec leaves
-        UpgradeRelay relay = new UpgradeRelay(stream, onInactive);
+        UpgradeRelay relay = new UpgradeRelay(stream, onInactive, limits);
         ChannelHandlerContext codec = p.context(HttpServerCodec.class);
         // The codec and everything after it leave, and the idle timeouts (an upgraded connection
         // lives as long as both ends keep it). Handlers after the codec go first, so that bytes
@@ -104,7 +115,15 @@ final class UpgradeRelay extends ChannelInboundHandlerAdapter {
             buf.release();
             return;
         }
+        int n = buf.readableBytes();
         stream.sendData(buf, false);
+        if (limits.upload().limited()) {
+            paced = true;
+            limits.upload().after(n, ctx.executor(), () -> {
+                paced = false;
+                readIfWritable();
+            });
+        }
     }
 
     @Override
@@ -113,7 +132,7 @@ final class UpgradeRelay extends ChannelInboundHandlerAdapter {
     }
 
     private void readIfWritable() {
-        if (!done && !clientEnded && stream.isWritable()) {
+        if (!done && !clientEnded && !paced && stream.isWritable()) {
             ctx.read();
         }
     }
@@ -157,7 +176,7 @@ final class UpgradeRelay extends ChannelInboundHandlerAdapter {
         if (n > 0) {
             ctx.write(data).addListener(f -> {
                 if (f.isSuccess()) {
-                    stream.consume(n);
+                    limits.download().after(n, ctx.executor(), () -> stream.consume(n));
                 }
             });
             flushSoon();
