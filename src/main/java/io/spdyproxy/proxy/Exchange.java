@@ -135,6 +135,7 @@ final class Exchange {
         px.access().admit(name, request, ctx().channel().remoteAddress(), px.config().trustForwardedFor(),
                 ctx().executor(), a -> {
                     admission = a;
+                    trace.user(a.user());
                     if (state.isOver()) {
                         a.release(); // the client left while it was decided
                     } else if (!a.allowed()) {

@@ -18,19 +18,21 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class Admission {
     /** For a tunnel without rules: in, unlimited, nothing to release. */
     public static final Admission OPEN = new Admission(null, "", EmptyHttpHeaders.INSTANCE, Pace.UNLIMITED,
-            Pace.UNLIMITED, null);
+            Pace.UNLIMITED, null, null);
 
     private final HttpResponseStatus refusal;
     private final String reason;
     private final HttpHeaders headers;
     private final Pace upload;
     private final Pace download;
+    private final String user;
     /** The tunnel's in-flight count this request holds a slot of; null once given back (or none). */
     private volatile AtomicInteger slot;
 
     private Admission(HttpResponseStatus refusal, String reason, HttpHeaders headers, Pace upload, Pace download,
-            AtomicInteger slot) {
+            AtomicInteger slot, String user) {
         this.refusal = refusal;
+        this.user = user;
         this.reason = reason;
         this.headers = headers;
         this.upload = upload;
@@ -38,12 +40,12 @@ public final class Admission {
         this.slot = slot;
     }
 
-    static Admission allowed(Pace upload, Pace download, AtomicInteger slot) {
-        return new Admission(null, "", EmptyHttpHeaders.INSTANCE, upload, download, slot);
+    static Admission allowed(Pace upload, Pace download, AtomicInteger slot, String user) {
+        return new Admission(null, "", EmptyHttpHeaders.INSTANCE, upload, download, slot, user);
     }
 
     static Admission refused(HttpResponseStatus status, String reason) {
-        return new Admission(status, reason, new DefaultHttpHeaders(), Pace.UNLIMITED, Pace.UNLIMITED, null);
+        return new Admission(status, reason, new DefaultHttpHeaders(), Pace.UNLIMITED, Pace.UNLIMITED, null, null);
     }
 
     static Admission retryLater(HttpResponseStatus status, String reason, int seconds) {
@@ -59,6 +61,11 @@ public final class Admission {
     /** The refusal's status; null when allowed. */
     public HttpResponseStatus status() {
         return refusal;
+    }
+
+    /** The basic-auth user the visitor proved to be (the access log's {@code %u}), or null. */
+    public String user() {
+        return user;
     }
 
     /** One line for the error page and the log. */

@@ -57,7 +57,7 @@ final class Gate {
             return;
         }
         if (!p.authRequired()) {
-            then.accept(limit(p, request));
+            then.accept(limit(p, request, null));
             return;
         }
         String authz = request.headers().get(HttpHeaderNames.AUTHORIZATION);
@@ -66,7 +66,7 @@ final class Gate {
         String credentials = sp < 0 ? "" : scheme.substring(sp + 1).trim();
         scheme = sp < 0 ? scheme : scheme.substring(0, sp);
         if (scheme.equalsIgnoreCase("Bearer") && !p.bearerHashes().isEmpty()) {
-            then.accept(bearerMatches(p, credentials) ? limit(p, request) : challenge(p, "invalid token"));
+            then.accept(bearerMatches(p, credentials) ? limit(p, request, null) : challenge(p, "invalid token"));
             return;
         }
         if (scheme.equalsIgnoreCase("Basic") && !p.basicUsers().isEmpty()) {
@@ -79,7 +79,7 @@ final class Gate {
             String user = pair.substring(0, colon);
             passwords.check(p.name(), user, pair.substring(colon + 1), p.basicUsers().get(user), loop, r -> then.accept(
                     switch (r) {
-                        case OK -> limit(p, request);
+                        case OK -> limit(p, request, user);
                         case WRONG -> challenge(p, "wrong user name or password");
                         case BUSY -> Admission.retryLater(HttpResponseStatus.SERVICE_UNAVAILABLE,
                                 "too many password checks at once; try again", 1);
@@ -90,7 +90,7 @@ final class Gate {
     }
 
     /** The concurrency limit, once the visitor may come in; then the way in. */
-    private Admission limit(TunnelPolicy p, HttpRequest request) {
+    private Admission limit(TunnelPolicy p, HttpRequest request, String user) {
         if (p.authRequired()) {
             request.headers().remove(HttpHeaderNames.AUTHORIZATION); // the proxy's, not the origin's
         }
@@ -104,7 +104,7 @@ final class Gate {
             }
             slot = l.inFlight;
         }
-        return Admission.allowed(l.upload(), l.download(), slot);
+        return Admission.allowed(l.upload(), l.download(), slot, user);
     }
 
     private static Admission challenge(TunnelPolicy p, String why) {
