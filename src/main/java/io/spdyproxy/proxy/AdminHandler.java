@@ -12,6 +12,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.spdyproxy.observe.metrics.ProxyMetrics;
 import io.spdyproxy.tunnel.SessionStats;
 import io.spdyproxy.tunnel.Tunnel;
 import java.nio.charset.StandardCharsets;
@@ -25,14 +26,25 @@ import java.util.List;
  */
 final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final ProxyContext px;
+    private final ProxyMetrics metrics;
 
     AdminHandler(ProxyContext px) {
+        this(px, null);
+    }
+
+    /** @param metrics what {@code /metrics} serves; null: no such page */
+    AdminHandler(ProxyContext px, ProxyMetrics metrics) {
         this.px = px;
+        this.metrics = metrics;
     }
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
         String path = req.uri().split("\\?", 2)[0];
+        if (path.equals("/metrics") && metrics != null) {
+            metrics.serve(ctx, req); // Prometheus text format, scraped off the event loop
+            return;
+        }
         FullHttpResponse r;
         if (path.equals("/debug") || path.equals("/status") || path.equals("/")) {
             if (req.uri().contains("gc=true")) {

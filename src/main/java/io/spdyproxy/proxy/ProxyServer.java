@@ -13,6 +13,7 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.spdyproxy.observe.RequestListener;
+import io.spdyproxy.observe.metrics.ProxyMetrics;
 import io.spdyproxy.tunnel.TunnelSession;
 import io.spdyproxy.tls.TlsContexts;
 import io.spdyproxy.transport.Transport;
@@ -49,6 +50,8 @@ public final class ProxyServer implements AutoCloseable {
     private Channel httpListener;
     private Channel httpsListener;
     private Channel adminListener;
+    /** Counted while the admin listener (which serves them) is on; null otherwise. */
+    private ProxyMetrics metrics;
 
     private ProxyServer(ProxyConfig config, ProxyIdentity identity, EventLoopGroup group,
             TunnelAcceptor.Limits tunnelLimits) {
@@ -82,37 +85,41 @@ public final class ProxyServer implements AutoCloseable {
     }
 
     private void bind() throws InterruptedException {
+        if (config.adminPort() >= 0) {
+            metrics = new ProxyMetrics(group);
+            px.listeners().add(metrics);
+        }
         SslContext tunnelTls = TlsContexts.server(identity.certificate(), List.of());
         TokenAuthenticator auth = new TokenAuthenticator(identity.tokenHashes(), config.authRequired());
-        tunnelListener = listen(config.tunnelPort(), new TunnelAcceptor(tunnelTls, config.pingInterval(), auth,
+        tunnelListener = listen(config.tunnelPort(), "tunnel", new TunnelAcceptor(tunnelTls, config.pingInterval(), auth,
                 this::tunnelUp, tunnelLimits));
         if (config.httpPort() >= 0) {
-            httpListener = listen(config.httpPort(), frontend(null, "http"));
+            httpListener = listen(config.httpPort(), "http", frontend(null, "http"));
         }
         if (config.httpsPort() >= 0) {
             SslContext tls = TlsContexts.server(identity.certificate(), List.of("h2", "http/1.1"));
-            httpsListener = listen(config.httpsPort(), frontend(tls, "https"));
+            httpsListener = listen(config.httpsPort(), "https", frontend(tls, "https"));
         }
         if (config.adminPort() >= 0) {
             adminListener = new ServerBootstrap().group(group).channel(Transport.serverChannel())
-                    .childHandler(new ChannelInitializer<Channel>() {
+                    .childHandler(metrics.counting("admin", new ChannelInitializer<Channel>() {
                         @Override
                         protected void initChannel(Channel ch) {
                             ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(4096),
-                                    new AdminHandler(px));
+                                    new AdminHandler(px, metrics));
                         }
-                    }).bind("127.0.0.1", config.adminPort()).sync().channel();
+                    })).bind("127.0.0.1", config.adminPort()).sync().channel();
             listeners.add(adminListener);
         }
     }
 
-    private Channel listen(int port, ChannelInitializer<Channel> init) throws InterruptedException {
+    private Channel listen(int port, String name, ChannelInitializer<Channel> init) throws InterruptedException {
         Channel ch = new ServerBootstrap()
                 .group(group)
                 .channel(Transport.serverChannel())
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .childOption(ChannelOption.TCP_NODELAY, true)
-                .childHandler(init)
+                .childHandler(metrics == null ? init : metrics.counting(name, init))
                 .bind(config.bind(), port).sync().channel();
         listeners.add(ch);
         return ch;
@@ -157,6 +164,9 @@ public final class ProxyServer implements AutoCloseable {
     }
 
     private void tunnelUp(Tunnel t) {
+        if (metrics != null) {
+            metrics.tunnelUp(t); // before the tunnel can take a request
+        }
         px.registry().add(t);
         t.session().closeFuture().whenComplete((v, e) ->
                 log.info("tunnel '{}' from {} closed", t.name(), t.remote()));
@@ -189,6 +199,11 @@ public final class ProxyServer implements AutoCloseable {
     /** Completes once a tunnel of {@code name} is connected (at once when one is). */
     public CompletableFuture<Tunnel> tunnelConnected(String name) {
         return px.registry().connected(name);
+    }
+
+    /** The metrics {@code /metrics} serves; null when the admin listener is off. */
+    public ProxyMetrics metrics() {
+        return metrics;
     }
 
     /** Tunnels connected right now. */
@@ -255,5 +270,8 @@ public final class ProxyServer implements AutoCloseable {
             t.session().close();
         }
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        if (metrics != null) {
+            metrics.close();
+        }
     }
 }
