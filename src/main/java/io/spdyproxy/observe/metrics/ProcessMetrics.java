@@ -27,7 +27,10 @@ import io.netty.util.internal.PlatformDependent;
 final class ProcessMetrics implements AutoCloseable {
     private final JvmGcMetrics gc = new JvmGcMetrics();
 
+    private final MeterRegistry registry;
+
     ProcessMetrics(MeterRegistry registry, Iterable<EventExecutor> loops) {
+        this.registry = registry;
         new ClassLoaderMetrics().bindTo(registry);
         new JvmMemoryMetrics().bindTo(registry);
         gc.bindTo(registry);
@@ -37,7 +40,7 @@ final class ProcessMetrics implements AutoCloseable {
         new UptimeMetrics().bindTo(registry);
         new FileDescriptorMetrics().bindTo(registry);
         if (loops != null) {
-            new NettyEventExecutorMetrics(loops).bindTo(registry);
+            eventLoops(loops);
         }
         if (ByteBufAllocator.DEFAULT instanceof ByteBufAllocatorMetricProvider p) {
             new NettyAllocatorMetrics(p).bindTo(registry);
@@ -48,6 +51,11 @@ final class ProcessMetrics implements AutoCloseable {
                 .description("Direct memory Netty has allocated (-1: not counted)").register(registry);
         Gauge.builder("spdyproxy.direct.memory.max", PlatformDependent::maxDirectMemory).baseUnit("bytes")
                 .description("The most direct memory Netty may allocate").register(registry);
+    }
+
+    /** Pending tasks of each of {@code loops}. */
+    void eventLoops(Iterable<EventExecutor> loops) {
+        new NettyEventExecutorMetrics(loops).bindTo(registry);
     }
 
     @Override

@@ -179,11 +179,11 @@ class ProxyMetricsTest {
     }
 
     static double value(String metrics, String name, String... labels) {
-        Matcher mt = Pattern.compile("(?m)^" + Pattern.quote(name) + "\\{([^}]*)\\} (\\S+)$").matcher(metrics);
+        Matcher mt = Pattern.compile("(?m)^" + Pattern.quote(name) + "(?:\\{([^}]*)\\})? (\\S+)$").matcher(metrics);
         double sum = 0;
         boolean found = false;
         while (mt.find()) {
-            String l = mt.group(1);
+            String l = mt.group(1) == null ? "" : mt.group(1);
             boolean all = true;
             for (String want : labels) {
                 all &= l.contains(want);
