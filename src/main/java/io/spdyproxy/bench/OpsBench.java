@@ -49,7 +49,7 @@ public final class OpsBench {
             bed.load().wrk(50, onUrl, "files");
             Map<String, Object> figures = new LinkedHashMap<>();
             for (int c : new int[] {10, 100}) {
-                int rounds = 3;
+                int rounds = Integer.getInteger("bench.opsRounds", 5);
                 double[] offRps = new double[rounds];
                 double[] onRps = new double[rounds];
                 double[] offP99 = new double[rounds];

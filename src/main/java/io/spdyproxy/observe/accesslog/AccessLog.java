@@ -26,7 +26,8 @@ import org.slf4j.LoggerFactory;
  * only hands over the record.
  *
  * <p>For logrotate: after the file was renamed, {@link #reopen()} (the proxy calls it on SIGHUP)
- * opens a new file of the configured name; lines keep going to the old one until then.
+ * opens a new file of the configured name; lines keep going to the old one until then. Lines
+ * reach the file in blocks, at the latest {@link #FLUSH_INTERVAL} after they were written.
  *
  * <p>Threading: {@link #requestEnded} from any thread, never blocking; {@link #reopen} and
  * {@link #close} from any thread.
@@ -34,12 +35,24 @@ import org.slf4j.LoggerFactory;
 public final class AccessLog implements RequestListener, MeterBinder, AutoCloseable {
     /** Lines that may wait for the writer; beyond it they are dropped (and counted). */
     public static final int QUEUE_SIZE = 8192;
+    /**
+     * How long a written line may sit in the writer's buffer (nginx's {@code flush=}): a system
+     * call per line costs a busy machine the CPU its event loops need.
+     */
+    public static final java.time.Duration FLUSH_INTERVAL = java.time.Duration.ofSeconds(1);
+    private static final java.util.concurrent.ScheduledExecutorService FLUSHER =
+            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "access-log-flush");
+                t.setDaemon(true);
+                return t;
+            });
     private static final AtomicInteger INSTANCES = new AtomicInteger();
 
     private final Logger logger;
     private final CountingAsyncAppender async;
     private final OutputStreamAppender<ILoggingEvent> out;
     private final String target;
+    private final java.util.concurrent.ScheduledFuture<?> flushing;
 
     private AccessLog(Logger logger, CountingAsyncAppender async, OutputStreamAppender<ILoggingEvent> out,
             String target) {
@@ -47,6 +60,20 @@ public final class AccessLog implements RequestListener, MeterBinder, AutoClosea
         this.async = async;
         this.out = out;
         this.target = target;
+        long ms = FLUSH_INTERVAL.toMillis();
+        this.flushing = FLUSHER.scheduleWithFixedDelay(this::flush, ms, ms, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    /** Pushes buffered lines out (the buffered stream's own lock orders it with the writer's writes). */
+    private void flush() {
+        try {
+            java.io.OutputStream s = out.getOutputStream();
+            if (s != null) {
+                s.flush();
+            }
+        } catch (IOException | RuntimeException e) {
+            // the appender reports write errors itself; the next flush tries again
+        }
     }
 
     /**
@@ -68,14 +95,17 @@ public final class AccessLog implements RequestListener, MeterBinder, AutoClosea
             out = console;
         } else {
             FileAppender<ILoggingEvent> file = new FileAppender<>();
+            file.setContext(ctx);
             file.setFile(Path.of(target).toAbsolutePath().toString());
             file.setAppend(true);
+            file.setBufferSize(new ch.qos.logback.core.util.FileSize(64 * 1024));
             out = file;
         }
         int n = INSTANCES.incrementAndGet();
         out.setName("access-out-" + n);
         out.setContext(ctx);
         out.setEncoder(encoder);
+        out.setImmediateFlush(false); // flushed every FLUSH_INTERVAL, and on close
         out.start();
         if (!out.isStarted()) {
             throw new UncheckedIOException(new IOException("access log " + target + ": cannot open it"));
@@ -128,6 +158,7 @@ public final class AccessLog implements RequestListener, MeterBinder, AutoClosea
     /** Writes what is queued (waiting up to a second) and closes the file. */
     @Override
     public void close() {
+        flushing.cancel(false);
         logger.detachAppender(async);
         async.stop();
         out.stop();
