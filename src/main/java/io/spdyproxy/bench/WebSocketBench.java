@@ -83,8 +83,8 @@ public final class WebSocketBench {
         bed.origins().start(TUNNEL, "--upstream", "http://127.0.0.1:" + app.port());
         URI direct = URI.create("ws://127.0.0.1:" + app.port());
         URI tunnel = URI.create("ws://127.0.0.1:" + bed.proxyHttpPort());
-        int trips = quick ? 2_000 : 20_000;
-        long bytes = quick ? 64L << 20 : 1L << 30;
+        int trips = quick ? 200 : 20_000;
+        long bytes = quick ? 8L << 20 : 1L << 30;
         int idle = quick ? 200 : 2_000;
 
         // Warm-up of this JVM's client and app code (the proxy and origin warm up in their own

@@ -32,6 +32,10 @@ final class Banner {
                 + (server.httpPort() >= 0 ? "http://" + host + ":" + server.httpPort() + "/" : "")
                 + (server.httpsPort() >= 0 ? " https://" + host + ":" + server.httpsPort() + "/" : "")
                 + (server.adminPort() >= 0 ? ", status on http://127.0.0.1:" + server.adminPort() + "/debug" : ""));
+        if (server.adminToken() != null) {
+            out.add("admin API on http://127.0.0.1:" + server.adminPort() + "/api/tokens, bearer token in "
+                    + server.adminToken().file() + (server.adminToken().generated() ? " (generated now)" : ""));
+        }
         ProxyIdentity id = server.identity();
         out.add("certificate SHA-256 fingerprint: " + id.fingerprint());
         String credentials;

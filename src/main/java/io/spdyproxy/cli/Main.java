@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 @Command(name = "spdy-proxy", mixinStandardHelpOptions = true, version = "spdy-proxy 0.1.0",
         description = "Reverse-tunnel HTTP proxy over SPDY/3.1.",
         subcommands = {DemoCommand.class, ProxyCommand.class, OriginCommand.class, TunnelBenchCommand.class,
-            ExampleServerCommand.class,
+            ExampleServerCommand.class, TokenCommand.class,
             BenchCommand.class})
 public final class Main implements Runnable {
 

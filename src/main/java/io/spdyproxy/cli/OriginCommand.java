@@ -7,6 +7,7 @@ import io.spdyproxy.origin.OriginClient;
 import io.spdyproxy.origin.OriginConfig;
 import io.spdyproxy.origin.files.FileServerConfig;
 import io.spdyproxy.origin.files.StaticFileHandler;
+import io.spdyproxy.origin.inspect.Inspector;
 import io.spdyproxy.origin.upstream.ReverseProxyHandler;
 import io.spdyproxy.origin.upstream.UpstreamConfig;
 import io.spdyproxy.tunnel.RequestHandler;
@@ -95,6 +96,11 @@ final class OriginCommand implements Callable<Integer> {
             description = "Time in-flight requests get after SIGTERM; the proxy sends no new ones (default: 10s).")
     Duration shutdownGrace;
 
+    @Option(names = "--inspect", paramLabel = "PORT",
+            description = "Serve the request inspector (a page listing the requests reaching this origin, with replay)"
+                    + " on http://127.0.0.1:PORT/; loopback only (default: off).")
+    String inspect;
+
     @Option(names = "--admin-port", description = "Serve /metrics (Prometheus) on 127.0.0.1:PORT (default: off).")
     Integer adminPort;
 
@@ -103,7 +109,8 @@ final class OriginCommand implements Callable<Integer> {
 
     static final Set<String> KEYS = Set.of("proxy", "name", "token", "root", "upstream", "fingerprint", "ca",
             "insecure", "connections", "showHidden", "allowUploads", "fileCacheTtl", "pingInterval",
-            "legacyHandshake", "shutdownGrace", "upstreamCa", "upstreamInsecure", "tunnelProtocol", "adminPort");
+            "legacyHandshake", "shutdownGrace", "upstreamCa", "upstreamInsecure", "tunnelProtocol", "inspect",
+            "adminPort");
 
     /**
      * Exit code when the proxy can never accept this origin as configured (token, certificate,
@@ -116,9 +123,10 @@ final class OriginCommand implements Callable<Integer> {
 
     /**
      * What the flags and the config file say, checked: a directory to serve ({@code files}) or an
-     * app ({@code upstream}), never both.
+     * app ({@code upstream}), never both; {@code inspect} the inspector's port, null when off.
      */
-    record Settings(OriginConfig config, SslContext tls, FileServerConfig files, UpstreamConfig upstream) {}
+    record Settings(OriginConfig config, SslContext tls, FileServerConfig files, UpstreamConfig upstream,
+            Integer inspect) {}
 
     /** A started origin: the client and the handler it serves with. */
     record Running(OriginClient client, AutoCloseable handler, String what) implements AutoCloseable {
@@ -135,6 +143,10 @@ final class OriginCommand implements Callable<Integer> {
         }
 
         private void closeHandler() {
+            close(handler);
+        }
+
+        static void close(AutoCloseable handler) {
             try {
                 handler.close();
             } catch (Exception e) {
@@ -197,6 +209,24 @@ final class OriginCommand implements Callable<Integer> {
             resource = h;
             what = "directory " + h.root();
         }
+        if (s.inspect() != null) { // without --inspect the handler is not wrapped at all
+            AutoCloseable served = resource;
+            Inspector inspector;
+            try {
+                inspector = Inspector.start(s.inspect(), handler);
+            } catch (java.io.IOException e) {
+                Running.close(served);
+                throw new UserError("--inspect " + s.inspect() + ": " + e.getMessage());
+            }
+            handler = inspector.handler();
+            // The handler first: its upstream connections of replays live on the inspector's loop.
+            resource = () -> {
+                try (inspector) {
+                    served.close();
+                }
+            };
+            what += " (request inspector at " + inspector.url() + ")";
+        }
         if (adminPort < 0) {
             return new Running(new OriginClient(s.config(), s.tls(), handler, null).start(), resource, what);
         }
@@ -210,6 +240,7 @@ final class OriginCommand implements Callable<Integer> {
         } catch (Exception e) {
             client.close();
             metrics.close();
+            Running.close(resource);
             throw new UserError("--admin-port " + adminPort + ": cannot listen on 127.0.0.1 (" + e.getMessage() + ")");
         }
         System.out.println("spdy-proxy origin: metrics on http://127.0.0.1:" + server.port() + "/metrics");
@@ -240,6 +271,7 @@ final class OriginCommand implements Callable<Integer> {
                         : y.duration("shutdownGrace", Duration.ofSeconds(10)))
                 .withTunnelProtocol(tunnelProtocol(tunnelProtocol != null ? tunnelProtocol
                         : y.string("tunnelProtocol", "spdy")));
+        Integer inspectPort = inspectPort(inspect != null ? inspect : y.string("inspect", null));
         String up = upstream != null ? upstream : y.string("upstream", null);
         String dir = root != null ? root.toString() : y.string("root", null);
         if (up != null && dir != null) {
@@ -247,7 +279,7 @@ final class OriginCommand implements Callable<Integer> {
                     + " app (--upstream), not both");
         }
         if (up != null) {
-            return new Settings(config, tls(y), null, upstreamConfig(upstreamUrl(up), y));
+            return new Settings(config, tls(y), null, upstreamConfig(upstreamUrl(up), y), inspectPort);
         }
         Path rootDir = Path.of(dir != null ? dir : ".");
         if (!Files.isDirectory(rootDir)) {
@@ -259,7 +291,7 @@ final class OriginCommand implements Callable<Integer> {
                 .withAllowUploads(allowUploads != null ? allowUploads : y.bool("allowUploads", false))
                 .withCacheValidity(fileCacheTtl != null ? fileCacheTtl
                         : y.duration("fileCacheTtl", FileServerConfig.DEFAULT_CACHE_VALIDITY));
-        return new Settings(config, tls(y), fc, null);
+        return new Settings(config, tls(y), fc, null, inspectPort);
     }
 
     /** The upstream with its certificate checks ({@code --upstream-ca}, {@code --upstream-insecure}). */
@@ -283,6 +315,35 @@ final class OriginCommand implements Callable<Integer> {
             }
         }
         return UpstreamConfig.of(url).withTrust(caCert, trustAll);
+    }
+
+    /**
+     * {@code --inspect}: a port, or 127.0.0.1:PORT / localhost:PORT. Any other host is refused:
+     * the captured requests (cookies, tokens, bodies) and the replay button are for this machine only.
+     */
+    static Integer inspectPort(String value) {
+        if (value == null) {
+            return null;
+        }
+        String v = value.trim();
+        int colon = v.lastIndexOf(':');
+        if (colon >= 0) {
+            String host = v.substring(0, colon);
+            if (!host.equals("127.0.0.1") && !host.equalsIgnoreCase("localhost")) {
+                throw new UserError("--inspect " + value + ": the inspector listens on 127.0.0.1 only (expected: a"
+                        + " port, e.g. --inspect 4040)");
+            }
+            v = v.substring(colon + 1);
+        }
+        try {
+            int port = Integer.parseInt(v);
+            if (port >= 0 && port <= 65535) { // 0: any free port (tests)
+                return port;
+            }
+        } catch (NumberFormatException e) {
+            // the message below
+        }
+        throw new UserError("--inspect " + value + ": not a port (expected: 0 to 65535, e.g. --inspect 4040)");
     }
 
     private static URI upstreamUrl(String up) {

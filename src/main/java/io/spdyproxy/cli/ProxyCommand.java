@@ -4,6 +4,7 @@ import io.spdyproxy.observe.accesslog.AccessLog;
 import io.spdyproxy.observe.accesslog.AccessLogFormat;
 import io.spdyproxy.proxy.ProxyConfig;
 import io.spdyproxy.proxy.ProxyServer;
+import io.spdyproxy.proxy.live.Sighup;
 import io.spdyproxy.tunnel.handshake.TunnelProtocol;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -60,6 +61,11 @@ final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--key", description = "PEM private key for --cert.")
     Path key;
 
+    @Option(names = "--admin-token-file",
+            description = "File holding the admin API's bearer token"
+                    + " (default: <data-dir>/admin-token, made on first start).")
+    Path adminTokenFile;
+
     @Option(names = "--response-timeout", converter = Durations.class,
             description = "Time an origin has to start answering before 504 (default: 60s).")
     Duration responseTimeout;
@@ -92,7 +98,7 @@ final class ProxyCommand implements Callable<Integer> {
 
     static final Set<String> KEYS = Set.of("accessLog", "accessLogFormat", "bind", "port", "tunnelPort", "httpsPort", "adminPort", "domain",
             "defaultTunnel", "auth", "tokens", "dataDir", "cert", "key", "responseTimeout", "shutdownGrace",
-            "pingInterval", "idleTimeout", "requestHeadTimeout", "trustForwardedFor");
+            "pingInterval", "idleTimeout", "requestHeadTimeout", "trustForwardedFor", "adminTokenFile");
 
     @Override
     public Integer call() throws Exception {
@@ -113,6 +119,14 @@ final class ProxyCommand implements Callable<Integer> {
             if (server.metrics() != null) {
                 requests.bindTo(server.metrics().registry());
             }
+            // logrotate renames the file, then sends SIGHUP: a new file of the configured name.
+            server.reloads().register("access log", () -> {
+                try {
+                    requests.reopen();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
         }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -122,6 +136,8 @@ final class ProxyCommand implements Callable<Integer> {
             }
             stopped.countDown();
         }, "shutdown"));
+        // SIGHUP re-reads tokens, certificate and the other reloadable files; it never stops us.
+        Sighup.install(server::reload);
         printBanner(config, server);
         stopped.await();
         return 0;
@@ -153,6 +169,8 @@ final class ProxyCommand implements Callable<Integer> {
         }
         requireFile("--cert", certFile);
         requireFile("--key", keyFile);
+        Path adminToken = adminTokenFile != null ? adminTokenFile : pathOrNull(y.string("adminTokenFile", null));
+        requireFile("--admin-token-file", adminToken);
         ProxyConfig c = d.withBind(bind != null ? bind : y.string("bind", d.bind()))
                 .withPorts(
                         tunnelPort != null ? tunnelPort : y.integer("tunnelPort", d.tunnelPort()),
@@ -173,7 +191,8 @@ final class ProxyCommand implements Callable<Integer> {
                                 : y.duration("requestHeadTimeout", d.requestHeadTimeout()),
                         trustForwardedFor != null ? trustForwardedFor
                                 : y.bool("trustForwardedFor", d.trustForwardedFor()))
-                .withDataDir(dataDir != null ? dataDir : Path.of(y.string("dataDir", d.dataDir().toString())));
+                .withDataDir(dataDir != null ? dataDir : Path.of(y.string("dataDir", d.dataDir().toString())))
+                .withAdminTokenFile(adminToken);
         ListenFailure.checkDistinct(c);
         return c;
     }

@@ -42,12 +42,16 @@ final class Relaunch {
     static final String MARKER = "SPDYPROXY_RELAUNCHED";
 
     /**
-     * A 32 MiB young generation: with only -Xms16m the young generation was a few MiB, collected
-     * every few hundred requests, and small responses at 100 connections fell from 0.57 to 0.44 of
-     * nginx direct (bench/results/run-2026-12-03-issue10*); with it they stay at 0.57.
+     * A young generation of up to 32 MiB: with only -Xms16m the young generation was a few MiB,
+     * collected every few hundred requests, and small responses at 100 connections fell from 0.57
+     * to 0.44 of nginx direct (bench/results/run-2026-12-03-issue10*); with it they stay at 0.57.
+     * That was measured with {@code -Xmn32m}, which the JVM cuts down to the 16 MiB initial heap
+     * less the old generation's 64 KiB, printing a warning at every start. NewSize=16320k with
+     * MaxNewSize=32m is exactly what it made of it ({@code -XX:+PrintFlagsFinal} shows the same
+     * values), without the warning.
      */
-    static final List<String> JVM_FLAGS = List.of("-XX:+UseSerialGC", "-Xms16m", "-Xmn32m",
-            "-XX:MinHeapFreeRatio=20", "-XX:MaxHeapFreeRatio=40");
+    static final List<String> JVM_FLAGS = List.of("-XX:+UseSerialGC", "-Xms16m", "-XX:NewSize=16320k",
+            "-XX:MaxNewSize=32m", "-XX:MinHeapFreeRatio=20", "-XX:MaxHeapFreeRatio=40");
 
     static final Map<String, String> ENV = Map.of("MALLOC_ARENA_MAX", "2", "MALLOC_MMAP_THRESHOLD_", "131072");
 
@@ -108,6 +112,11 @@ final class Relaunch {
         extraEnv.forEach(env::putIfAbsent); // the user's own malloc settings win
         env.put(MARKER, "1");
         Process child = pb.start();
+        int main = cmd.indexOf(Main.class.getName());
+        if (main >= 0 && main + 1 < cmd.size() && cmd.get(main + 1).equals("proxy")) {
+            // The proxy reloads on SIGHUP (systemd's ExecReload signals the main PID, this one).
+            io.spdyproxy.proxy.live.Sighup.install(() -> forwardHangUp(child));
+        }
         Thread stop = new Thread(() -> stop(child), "stop-child");
         Runtime.getRuntime().addShutdownHook(stop);
         boolean interrupted = false;
@@ -126,6 +135,15 @@ final class Relaunch {
             } catch (InterruptedException e) {
                 interrupted = true;
             }
+        }
+    }
+
+    /** Passes SIGHUP on to the child (Java can send only SIGTERM/SIGKILL itself, so {@code kill}). */
+    private static void forwardHangUp(Process child) {
+        try {
+            new ProcessBuilder("kill", "-HUP", Long.toString(child.pid())).inheritIO().start();
+        } catch (IOException e) {
+            System.err.println("spdy-proxy: cannot pass SIGHUP on to the proxy (pid " + child.pid() + "): " + e);
         }
     }
 

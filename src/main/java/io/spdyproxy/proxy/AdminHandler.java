@@ -13,6 +13,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.spdyproxy.observe.metrics.ProxyMetrics;
+import io.spdyproxy.proxy.live.TokenApi;
 import io.spdyproxy.tunnel.SessionStats;
 import io.spdyproxy.tunnel.Tunnel;
 import java.nio.charset.StandardCharsets;
@@ -27,20 +28,29 @@ import java.util.List;
 final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final ProxyContext px;
     private final ProxyMetrics metrics;
+    private final TokenApi tokenApi;
 
     AdminHandler(ProxyContext px) {
-        this(px, null);
+        this(px, null, null);
     }
 
-    /** @param metrics what {@code /metrics} serves; null: no such page */
-    AdminHandler(ProxyContext px, ProxyMetrics metrics) {
+    /**
+     * With the token API ({@code /api/tokens}) unless {@code tokenApi} is null, and {@code /metrics}
+     * unless {@code metrics} is null.
+     */
+    AdminHandler(ProxyContext px, TokenApi tokenApi, ProxyMetrics metrics) {
         this.px = px;
+        this.tokenApi = tokenApi;
         this.metrics = metrics;
     }
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
         String path = req.uri().split("\\?", 2)[0];
+        if (tokenApi != null && TokenApi.owns(path)) {
+            tokenApi.serve(ctx.channel(), req); // answers once the file work is done, off the loop
+            return;
+        }
         if (path.equals("/metrics") && metrics != null) {
             metrics.serve(ctx, req); // Prometheus text format, scraped off the event loop
             return;

@@ -14,8 +14,6 @@ import io.spdyproxy.tunnel.StreamError;
 import io.spdyproxy.tunnel.Tunnel;
 import io.spdyproxy.tunnel.TunnelSession;
 import io.spdyproxy.tunnel.TunnelStream;
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -190,8 +188,7 @@ final class Exchange {
     }
 
     private String clientAddress() {
-        SocketAddress remote = ctx().channel().remoteAddress();
-        return remote instanceof InetSocketAddress a ? a.getAddress().getHostAddress() : String.valueOf(remote);
+        return RequestTrace.clientOf(ctx().channel());
     }
 
     private void opened(int attempt, TunnelSession session, TunnelStream s, Throwable e) {

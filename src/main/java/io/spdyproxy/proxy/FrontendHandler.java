@@ -112,19 +112,19 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Exch
             boolean head = req.method().equals(HttpMethod.HEAD);
             if (req.decoderResult().isFailure()) {
                 ReferenceCountUtil.release(msg);
-                badRequest(req.decoderResult().cause(), head);
+                badRequest(req, req.decoderResult().cause(), head);
                 return;
             }
             ClientRequests.Refusal refusal = ClientRequests.check(req);
             if (refusal != null) {
                 ReferenceCountUtil.release(msg);
-                refuse(refusal.status(), refusal.message(), head);
+                refuse(req, refusal.status(), refusal.message(), head);
                 return;
             }
             String unmet = ClientRequests.unmetExpectation(req);
             if (unmet != null) {
                 ReferenceCountUtil.release(msg);
-                refuse(HttpResponseStatus.EXPECTATION_FAILED, "unsupported expectation: " + unmet, head);
+                refuse(req, HttpResponseStatus.EXPECTATION_FAILED, "unsupported expectation: " + unmet, head);
                 return;
             }
             if (HttpUtil.is100ContinueExpected(req)) {
@@ -153,20 +153,21 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Exch
         ReferenceCountUtil.release(msg);
     }
 
-    private void badRequest(Throwable cause, boolean head) {
+    private void badRequest(HttpRequest req, Throwable cause, boolean head) {
         String why = cause == null ? "malformed request" : cause.getMessage();
         HttpResponseStatus status = why != null && why.contains("header is larger")
                 ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
                 : why != null && why.contains("line is larger") ? HttpResponseStatus.REQUEST_URI_TOO_LONG
                 : HttpResponseStatus.BAD_REQUEST;
-        refuse(status, "bad request: " + why, head);
+        refuse(req, status, "bad request: " + why, head);
     }
 
     /**
      * Answers a request that goes nowhere and closes: what follows its head (a body, pipelined
      * requests) cannot be trusted to be framed as the client meant.
      */
-    private void refuse(HttpResponseStatus status, String message, boolean head) {
+    private void refuse(HttpRequest req, HttpResponseStatus status, String message, boolean head) {
+        RequestTrace.refused(px, this, req, scheme, status.code());
         px.stats().error(status.code());
         noMoreRequests = true;
         ctx.writeAndFlush(ErrorAnswer.of(status, message, head, false)).addListener(ChannelFutureListener.CLOSE);

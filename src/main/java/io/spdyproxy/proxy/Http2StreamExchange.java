@@ -92,13 +92,13 @@ final class Http2StreamExchange extends ChannelInboundHandlerAdapter implements 
         ClientRequests.Refusal refusal = ClientRequests.check(req);
         if (refusal != null) {
             ReferenceCountUtil.release(msg);
-            refuse(refusal.status(), refusal.message(), head);
+            refuse(req, refusal.status(), refusal.message(), head);
             return;
         }
         String unmet = ClientRequests.unmetExpectation(req);
         if (unmet != null) {
             ReferenceCountUtil.release(msg);
-            refuse(HttpResponseStatus.EXPECTATION_FAILED, "unsupported expectation: " + unmet, head);
+            refuse(req, HttpResponseStatus.EXPECTATION_FAILED, "unsupported expectation: " + unmet, head);
             return;
         }
         if (HttpUtil.is100ContinueExpected(req)) {
@@ -135,7 +135,8 @@ final class Http2StreamExchange extends ChannelInboundHandlerAdapter implements 
     }
 
     /** Answers a request that goes nowhere; the stream ends (reset if the client still sends). */
-    private void refuse(HttpResponseStatus status, String message, boolean head) {
+    private void refuse(HttpRequest req, HttpResponseStatus status, String message, boolean head) {
+        RequestTrace.refused(px, this, req, scheme, status.code());
         px.stats().error(status.code());
         ctx.writeAndFlush(ErrorAnswer.of(status, message, head, true)).addListener(ChannelFutureListener.CLOSE);
     }

@@ -33,6 +33,8 @@ import java.util.Objects;
  * @param loopAffinity move each client connection onto the event loop of the tunnel its first
  *     request goes to (see {@code LoopAffinity}); the default comes from the system property
  *     {@code spdyproxy.affinity} ({@code true}/{@code false}), off when unset
+ * @param adminTokenFile the admin API's bearer token (one line); null: the data directory's {@code
+ *     admin-token}, generated on first start
  */
 public record ProxyConfig(
         String bind,
@@ -53,7 +55,8 @@ public record ProxyConfig(
         Duration idleTimeout,
         Duration requestHeadTimeout,
         boolean trustForwardedFor,
-        boolean loopAffinity) {
+        boolean loopAffinity,
+        Path adminTokenFile) {
 
     /** See {@code loopAffinity}: measured in the benchmark, off unless asked for. */
     private static final boolean LOOP_AFFINITY_DEFAULT = Boolean.getBoolean("spdyproxy.affinity");
@@ -78,56 +81,63 @@ public record ProxyConfig(
         return new ProxyConfig("0.0.0.0", TunnelProtocol.DEFAULT_TUNNEL_PORT, TunnelProtocol.DEFAULT_FRONTEND_PORT,
                 -1, -1, null, TunnelProtocol.DEFAULT_NAME, true, Map.of(), dataDir, null, null,
                 Duration.ofSeconds(60), Duration.ofSeconds(10), Duration.ofSeconds(15),
-                Duration.ofSeconds(60), Duration.ofSeconds(10), false, LOOP_AFFINITY_DEFAULT);
+                Duration.ofSeconds(60), Duration.ofSeconds(10), false, LOOP_AFFINITY_DEFAULT, null);
     }
 
     public ProxyConfig withPorts(int tunnel, int http, int https, int admin) {
         return new ProxyConfig(bind, tunnel, http, https, admin, domain, defaultTunnel, authRequired,
                 tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
-                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, adminTokenFile);
     }
 
     public ProxyConfig withBind(String address) {
         return new ProxyConfig(address, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
                 authRequired, tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
-                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, adminTokenFile);
     }
 
     public ProxyConfig withAuth(boolean required, Map<String, String> hashes) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel, required,
                 hashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
-                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, adminTokenFile);
     }
 
     public ProxyConfig withDomain(String d, String defaultName) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, d, defaultName, authRequired,
                 tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
-                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, adminTokenFile);
     }
 
     public ProxyConfig withCertificate(Path cert, Path key) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
                 authRequired, tokenHashes, dataDir, cert, key, responseTimeout, shutdownGrace, pingInterval,
-                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, adminTokenFile);
     }
 
     public ProxyConfig withTimeouts(Duration response, Duration grace, Duration ping) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
                 authRequired, tokenHashes, dataDir, certFile, keyFile, response, grace, ping,
-                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, adminTokenFile);
     }
 
     /** With client connections moved onto their tunnel's loop, or left where they were accepted. */
     public ProxyConfig withLoopAffinity(boolean on) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
                 authRequired, tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
-                idleTimeout, requestHeadTimeout, trustForwardedFor, on);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, on, adminTokenFile);
     }
 
     public ProxyConfig withFrontend(Duration idle, Duration head, boolean trustXff) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
                 authRequired, tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
-                idle, head, trustXff, loopAffinity);
+                idle, head, trustXff, loopAffinity, adminTokenFile);
+    }
+
+    /** With the admin API's token read from {@code file} (null: the data directory's, generated). */
+    public ProxyConfig withAdminTokenFile(Path file) {
+        return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
+                authRequired, tokenHashes, dataDir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, file);
     }
 
     private static void positive(Duration d, String name) {
@@ -145,6 +155,6 @@ public record ProxyConfig(
     public ProxyConfig withDataDir(Path dir) {
         return new ProxyConfig(bind, tunnelPort, httpPort, httpsPort, adminPort, domain, defaultTunnel,
                 authRequired, tokenHashes, dir, certFile, keyFile, responseTimeout, shutdownGrace, pingInterval,
-                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity);
+                idleTimeout, requestHeadTimeout, trustForwardedFor, loopAffinity, adminTokenFile);
     }
 }

@@ -1,5 +1,6 @@
 package io.spdyproxy.proxy;
 
+import io.spdyproxy.proxy.live.TokensFile;
 import io.spdyproxy.tls.PemFiles;
 import io.spdyproxy.tls.SelfSignedCertificate;
 import io.spdyproxy.tunnel.handshake.TunnelProtocol;
@@ -11,7 +12,6 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.Base64;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Set;
@@ -81,7 +81,7 @@ public record ProxyIdentity(SelfSignedCertificate certificate, Map<String, Strin
                 byte[] raw = new byte[24];
                 new SecureRandom().nextBytes(raw);
                 newToken = Base64.getUrlEncoder().withoutPadding().encodeToString(raw);
-                Files.writeString(t, "# tunnel-name:sha256-of-token (delete this file to make a new token)\n"
+                Files.writeString(t, "# tunnel-name:sha256-of-token (edit with `spdy-proxy token`; delete the file for a new default token)\n"
                         + TunnelProtocol.DEFAULT_NAME + ":" + TokenAuthenticator.hash(newToken) + "\n",
                         StandardCharsets.UTF_8);
             }
@@ -97,19 +97,6 @@ public record ProxyIdentity(SelfSignedCertificate certificate, Map<String, Strin
     }
 
     static Map<String, String> readTokens(Path file) throws IOException {
-        Map<String, String> out = new LinkedHashMap<>();
-        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
-        for (String line : lines) {
-            String l = line.trim();
-            if (l.isEmpty() || l.startsWith("#")) {
-                continue;
-            }
-            int colon = l.indexOf(':');
-            if (colon <= 0 || !l.substring(colon + 1).matches("[0-9a-f]{64}")) {
-                throw new IOException("bad line in " + file + ": " + l + " (expected: name:sha256-hex)");
-            }
-            out.put(l.substring(0, colon), l.substring(colon + 1));
-        }
-        return out;
+        return new TokensFile(file).read();
     }
 }

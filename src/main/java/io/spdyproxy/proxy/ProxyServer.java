@@ -15,16 +15,21 @@ import io.netty.util.concurrent.GlobalEventExecutor;
 import io.spdyproxy.observe.RequestListener;
 import io.spdyproxy.observe.metrics.ProxyMetrics;
 import io.spdyproxy.tunnel.TunnelSession;
-import io.spdyproxy.tls.TlsContexts;
+import io.spdyproxy.proxy.live.AdminToken;
+import io.spdyproxy.proxy.live.LiveCertificate;
+import io.spdyproxy.proxy.live.LiveTokens;
+import io.spdyproxy.proxy.live.Reloads;
 import io.spdyproxy.transport.Transport;
 import io.spdyproxy.tunnel.Tunnel;
 import io.spdyproxy.tunnel.handshake.TunnelAcceptor;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,6 +57,7 @@ public final class ProxyServer implements AutoCloseable {
     private Channel adminListener;
     /** Counted while the admin listener (which serves them) is on; null otherwise. */
     private ProxyMetrics metrics;
+    private ProxyLive live;
 
     private ProxyServer(ProxyConfig config, ProxyIdentity identity, EventLoopGroup group,
             TunnelAcceptor.Limits tunnelLimits) {
@@ -89,16 +95,19 @@ public final class ProxyServer implements AutoCloseable {
             metrics = new ProxyMetrics(group);
             px.listeners().add(metrics);
         }
-        SslContext tunnelTls = TlsContexts.server(identity.certificate(), List.of());
-        TokenAuthenticator auth = new TokenAuthenticator(identity.tokenHashes(), config.authRequired());
-        tunnelListener = listen(config.tunnelPort(), "tunnel", new TunnelAcceptor(tunnelTls, config.pingInterval(), auth,
-                this::tunnelUp, tunnelLimits));
+        try {
+            live = new ProxyLive(config, identity, px.registry());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        TokenAuthenticator auth = new TokenAuthenticator(live.tokens::hashes, config.authRequired());
+        tunnelListener = listen(config.tunnelPort(), "tunnel", new TunnelAcceptor(live.certificate::tunnelContext,
+                config.pingInterval(), auth, this::tunnelUp, tunnelLimits));
         if (config.httpPort() >= 0) {
             httpListener = listen(config.httpPort(), "http", frontend(null, "http"));
         }
         if (config.httpsPort() >= 0) {
-            SslContext tls = TlsContexts.server(identity.certificate(), List.of("h2", "http/1.1"));
-            httpsListener = listen(config.httpsPort(), "https", frontend(tls, "https"));
+            httpsListener = listen(config.httpsPort(), "https", frontend(live.certificate::httpsContext, "https"));
         }
         if (config.adminPort() >= 0) {
             adminListener = new ServerBootstrap().group(group).channel(Transport.serverChannel())
@@ -106,7 +115,7 @@ public final class ProxyServer implements AutoCloseable {
                         @Override
                         protected void initChannel(Channel ch) {
                             ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(4096),
-                                    new AdminHandler(px, metrics));
+                                    new AdminHandler(px, live.api, metrics));
                         }
                     })).bind("127.0.0.1", config.adminPort()).sync().channel();
             listeners.add(adminListener);
@@ -125,7 +134,7 @@ public final class ProxyServer implements AutoCloseable {
         return ch;
     }
 
-    private ChannelInitializer<Channel> frontend(SslContext tls, String scheme) {
+    private ChannelInitializer<Channel> frontend(Supplier<SslContext> tls, String scheme) {
         return new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
@@ -141,7 +150,7 @@ public final class ProxyServer implements AutoCloseable {
                 };
                 if (tls != null) {
                     // HTTP/1.1 or HTTP/2, as ALPN decides once the handshake is done.
-                    ch.pipeline().addLast("tls", tls.newHandler(ch.alloc()));
+                    ch.pipeline().addLast("tls", tls.get().newHandler(ch.alloc())); // the certificate now in force
                     ch.pipeline().addLast("timeouts", timeouts);
                     ch.pipeline().addLast("alpn", new FrontendProtocols(px, http1));
                 } else {
@@ -164,6 +173,10 @@ public final class ProxyServer implements AutoCloseable {
     }
 
     private void tunnelUp(Tunnel t) {
+        if (!live.stillAuthorized(config, t)) {
+            t.session().close(); // its token was revoked during its handshake
+            return;
+        }
         if (metrics != null) {
             metrics.tunnelUp(t); // before the tunnel can take a request
         }
@@ -174,6 +187,34 @@ public final class ProxyServer implements AutoCloseable {
 
     public ProxyIdentity identity() {
         return identity;
+    }
+
+    /**
+     * Re-reads the tokens file, the certificate files and whatever else registered with {@link
+     * #reloads()} (what SIGHUP does; the proxy command installs the signal handler).
+     */
+    public void reload() {
+        live.reloads.reloadAll();
+    }
+
+    /** Where reloadable parts register to be reloaded with the rest on SIGHUP. */
+    public Reloads reloads() {
+        return live.reloads;
+    }
+
+    /** The tunnel tokens in force. */
+    public LiveTokens tokens() {
+        return live.tokens;
+    }
+
+    /** The certificate new TLS connections get. */
+    public LiveCertificate certificate() {
+        return live.certificate;
+    }
+
+    /** The admin API's token, or null without an admin listener. */
+    public AdminToken adminToken() {
+        return live.adminToken;
     }
 
     public int tunnelPort() {
@@ -264,6 +305,9 @@ public final class ProxyServer implements AutoCloseable {
 
     @Override
     public void close() {
+        if (live != null) {
+            live.close();
+        }
         listeners.close().awaitUninterruptibly();
         clients.close().awaitUninterruptibly();
         for (Tunnel t : px.registry().all()) {

@@ -1,10 +1,13 @@
 package io.spdyproxy.proxy;
 
+import io.netty.channel.Channel;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
 import io.spdyproxy.observe.RequestListener;
 import io.spdyproxy.observe.RequestRecord;
 import io.spdyproxy.observe.RequestRecord.Outcome;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 
 /**
  * What one {@link Exchange} did, gathered as it goes (status, bytes each way, time to the first
@@ -57,6 +60,25 @@ final class RequestTrace {
         if (outcome == null) {
             outcome = o;
         }
+    }
+
+    /**
+     * Reports a request the front end answered itself before any exchange began (malformed, a
+     * refused expectation): nothing was routed, nothing relayed.
+     */
+    static void refused(ProxyContext px, ExchangeConnection conn, HttpRequest request, String scheme, int status) {
+        RequestListener listener = px.listeners().current();
+        if (listener != RequestListener.NONE) {
+            RequestTrace t = new RequestTrace();
+            t.responseStarted(status);
+            t.report(listener, request, clientOf(conn.ctx().channel()), conn.protocol(request), scheme, true);
+        }
+    }
+
+    /** The client's address as records show it: the TCP peer's IP. */
+    static String clientOf(Channel ch) {
+        SocketAddress remote = ch.remoteAddress();
+        return remote instanceof InetSocketAddress a ? a.getAddress().getHostAddress() : String.valueOf(remote);
     }
 
     /** Reports the request once; {@code completed} says whether the whole answer went out. */

@@ -2,24 +2,36 @@ package io.spdyproxy.proxy;
 
 import io.spdyproxy.tunnel.handshake.TunnelAuthenticator;
 import io.spdyproxy.tunnel.handshake.TunnelProtocol;
-import java.nio.charset.StandardCharsets;
+import io.spdyproxy.proxy.live.TokensFile;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * Checks an origin's bearer token against the SHA-256 hash configured for its tunnel name,
  * in constant time. Tokens are never stored in clear. With no tokens (auth none) every handshake
- * is accepted, the original's way.
+ * is accepted, the original's way. The hashes are asked for at each handshake, so a reload of the
+ * tokens applies to the next one.
+ *
+ * <p>Threading: safe from any thread when the supplier is (it returns immutable snapshots).
  */
 final class TokenAuthenticator implements TunnelAuthenticator {
-    private final Map<String, String> hashesByName;
+    private final Supplier<Map<String, String>> hashesByName;
     private final boolean required;
 
     /** @param hashesByName tunnel name to hex SHA-256 of its token; {@code required} false: auth none */
     TokenAuthenticator(Map<String, String> hashesByName, boolean required) {
-        this.hashesByName = Map.copyOf(hashesByName);
+        this(constant(Map.copyOf(hashesByName)), required);
+    }
+
+    private static Supplier<Map<String, String>> constant(Map<String, String> hashes) {
+        return () -> hashes;
+    }
+
+    /** @param hashesByName the tokens in force at each call (tunnel name to hex SHA-256 of its token) */
+    TokenAuthenticator(Supplier<Map<String, String>> hashesByName, boolean required) {
+        this.hashesByName = hashesByName;
         this.required = required;
     }
 
@@ -36,7 +48,7 @@ final class TokenAuthenticator implements TunnelAuthenticator {
         if (bearerToken == null) {
             return Decision.refuse("a token is required (Authorization: Bearer ...)");
         }
-        String expected = hashesByName.get(name);
+        String expected = hashesByName.get().get(name);
         byte[] given = sha256(bearerToken);
         // Compare even when the name is unknown, so timing does not tell which names exist.
         byte[] want = expected == null ? new byte[given.length] : HexFormat.of().parseHex(expected);
@@ -45,14 +57,10 @@ final class TokenAuthenticator implements TunnelAuthenticator {
     }
 
     static byte[] sha256(String token) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return TokensFile.sha256(token);
     }
 
     static String hash(String token) {
-        return HexFormat.of().formatHex(sha256(token));
+        return TokensFile.hash(token);
     }
 }

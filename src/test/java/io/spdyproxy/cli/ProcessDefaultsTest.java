@@ -131,4 +131,32 @@ class ProcessDefaultsTest {
             java.nio.file.Files.deleteIfExists(out);
         }
     }
+
+    @Test
+    void theChildsFlagsStartAJvmWithoutWarnings() throws Exception {
+        // A contradiction between the flags (such as -Xmn above -Xms) makes the JVM print a warning
+        // at every start, before any of our code runs.
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        cmd.addAll(Relaunch.JVM_FLAGS);
+        cmd.add("-version");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(out).isZero();
+        assertThat(out).doesNotContainIgnoringCase("warning");
+    }
+
+    @Test
+    void theSystemdUnitsGiveTheseFlagsToOneJvm() throws Exception {
+        // deploy/*.service start java with our flags, so there is no second JVM: systemd's
+        // $MAINPID is the proxy itself (SIGHUP reloads reach it). They must not drift apart.
+        for (String unit : List.of("spdy-proxy.service", "spdy-proxy-origin.service")) {
+            String text = java.nio.file.Files.readString(Path.of("deploy", unit));
+            assertThat(text).as(unit)
+                    .contains("ExecStart=/usr/bin/java " + String.join(" ", Relaunch.JVM_FLAGS) + " -jar ");
+            Relaunch.ENV.forEach((k, v) -> assertThat(text).as(unit)
+                    .containsPattern("(?m)^Environment=.*\\b" + k + "=" + v + "\\b"));
+        }
+        assertThat(java.nio.file.Files.readString(Path.of("deploy", "spdy-proxy-origin.service")))
+                .contains("RestartPreventExitStatus=" + OriginCommand.GAVE_UP + "\n");
+    }
 }

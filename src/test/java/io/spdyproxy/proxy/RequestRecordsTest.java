@@ -135,4 +135,34 @@ class RequestRecordsTest {
         assertThat(r.outcome()).isEqualTo(Outcome.CLIENT_ABORTED);
         assertThat(r.bytesOut()).isBetween(1L, 999_999_999L);
     }
+
+    @Test
+    void aRequestTheFrontEndRefusesIsRecordedWithoutATunnel() throws Exception {
+        bed().origin("default", new ExampleHandler());
+        String reply = exchange("GET / HTTP/1.1\r\nHost: shop.example\r\nExpect: teapot\r\n\r\n");
+        assertThat(reply).startsWith("HTTP/1.1 417");
+        RequestRecord r = next();
+        assertThat(r.status()).isEqualTo(417);
+        assertThat(r.tunnel()).isNull();
+        assertThat(r.target()).isEqualTo("/");
+    }
+
+    @Test
+    void anHttp2RequestIsRecordedAsSuch() throws Exception {
+        bed().origin("default", new ExampleHandler());
+        io.netty.channel.EventLoopGroup loops = io.spdyproxy.transport.Transport.newGroup(1, "records-h2");
+        try (H2TestClient c = H2TestClient.connect(loops, bed.port(), null)) {
+            var head = new io.netty.handler.codec.http.DefaultHttpRequest(io.netty.handler.codec.http.HttpVersion.HTTP_1_1,
+                    io.netty.handler.codec.http.HttpMethod.GET, "/bytes?n=1234");
+            head.headers().set("host", "shop.example");
+            assertThat(c.get(head).get(10, TimeUnit.SECONDS).status()).isEqualTo(200);
+        } finally {
+            loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+        RequestRecord r = next();
+        assertThat(r.protocol()).isEqualTo("HTTP/2.0");
+        assertThat(r.bytesOut()).isEqualTo(1234);
+        assertThat(r.host()).isEqualTo("shop.example");
+        assertThat(r.outcome()).isEqualTo(Outcome.COMPLETE);
+    }
 }

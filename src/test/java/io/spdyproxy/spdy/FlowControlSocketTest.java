@@ -57,7 +57,8 @@ class FlowControlSocketTest {
     private static final int CHUNK = 32 * 1024;
     private static final long KIB = 1024;
     private static final long MIB = 1024 * KIB;
-    private static final long GIB = 1024 * MIB;
+    /** One stream's transfer to a slow reader: 256 MiB, far beyond every window. */
+    private static final long LARGE = 256 * MIB;
     /** Period of the pattern: prime, so it never lines up with chunk or frame boundaries. */
     private static final int P = 65_521;
     /** {@code PATTERN[i] == PATTERN[i % P]}, long enough to slice any chunk at any phase. */
@@ -129,28 +130,28 @@ class FlowControlSocketTest {
 
     @Test
     @Timeout(90)
-    void oneGibibyteThroughOneStreamToASlowReaderKeepsTheSendQueueWithinTheWindow() throws Exception {
+    void aLargeTransferThroughOneStreamToASlowReaderKeepsTheSendQueueWithinTheWindow() throws Exception {
         connect(this::serve);
         int window = clientConfig.initialStreamWindow();
         // About half of what one stream moves over loopback TLS on two cores under paranoid leak
-        // detection (~130 MB/s), so the reader is the bottleneck; 1 GiB takes about 16 s.
+        // detection (~130 MB/s), so the reader is the bottleneck; 256 MiB takes about 4 s.
         PacedReader reader = pacedReader("fc-slow-reader", 64 * MIB);
         CheckedBody body = new CheckedBody(reader);
         LateCall grant = new LateCall();
         reader.grant = grant;
 
         long t0 = System.nanoTime();
-        get("/pattern?n=" + GIB + "&tag=big", body, grant);
+        get("/pattern?n=" + LARGE + "&tag=big", body, grant);
         long total = body.done.get(60, TimeUnit.SECONDS);
         double secs = (System.nanoTime() - t0) / 1e9;
 
         SpdyStream sent = serverStreams.get("big").get(5, TimeUnit.SECONDS);
-        System.out.printf("1 GiB to a slow reader: %.1f s (%.0f MB/s), server maxQueuedBytes %d,"
-                + " client max unconsumed %d%n", secs, total / secs / 1e6, sent.maxQueuedBytes(),
+        System.out.printf("%d MiB to a slow reader: %.1f s (%.0f MB/s), server maxQueuedBytes %d,"
+                + " client max unconsumed %d%n", LARGE / MIB, secs, total / secs / 1e6, sent.maxQueuedBytes(),
                 body.maxUnconsumed.get());
-        assertThat(total).isEqualTo(GIB);
-        assertThat(body.checker.offset).isEqualTo(GIB);
-        assertThat(sent.bytesSent()).isEqualTo(GIB);
+        assertThat(total).isEqualTo(LARGE);
+        assertThat(body.checker.offset).isEqualTo(LARGE);
+        assertThat(sent.bytesSent()).isEqualTo(LARGE);
         assertThat(sent.maxQueuedBytes())
                 .as("memory the server stream held for sending")
                 .isPositive()

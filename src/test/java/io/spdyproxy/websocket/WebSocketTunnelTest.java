@@ -45,6 +45,16 @@ class WebSocketTunnelTest {
         return io.spdyproxy.tunnel.handshake.TunnelProtocol.Kind.SPDY;
     }
 
+    /** The size of the big binary message; the HTTP/2 subclass sends a smaller one. */
+    int bigMessageBytes() {
+        return WebSocketAppDirectTest.BIG;
+    }
+
+    /** How many WebSockets are open at once on one tunnel; the HTTP/2 subclass opens fewer. */
+    int manySockets() {
+        return WebSocketAppDirectTest.SOCKETS;
+    }
+
     @BeforeAll
     static void start() {
         group = Transport.newGroup(2, "ws-client");
@@ -90,13 +100,13 @@ class WebSocketTunnelTest {
         @ParameterizedTest(name = "{0} front end")
         @ValueSource(strings = {"http", "https"})
         void echoesAHundredMebibyteBinaryMessageIntact(String frontEnd) throws Exception {
-            cases.binaryIntact(bed.frontEnd(frontEnd), WebSocketAppDirectTest.BIG);
+            cases.binaryIntact(bed.frontEnd(frontEnd), bigMessageBytes());
         }
 
         @ParameterizedTest(name = "{0} front end")
         @ValueSource(strings = {"http", "https"})
         void holdsAThousandWebSocketsAtOnceOnOneTunnel(String frontEnd) throws Exception {
-            cases.manyAtOnce(bed.frontEnd(frontEnd), WebSocketAppDirectTest.SOCKETS, app::maxOpenWebSockets);
+            cases.manyAtOnce(bed.frontEnd(frontEnd), manySockets(), app::maxOpenWebSockets);
             assertThat(bed.proxy.tunnels()).as("one tunnel carried them all").hasSize(1);
         }
 
@@ -179,15 +189,14 @@ class WebSocketTunnelTest {
         @ParameterizedTest(name = "{0} front end")
         @ValueSource(strings = {"http", "https"})
         void echoesAHundredMebibyteBinaryMessageIntact(String frontEnd) throws Exception {
-            Map<String, Object> r = WebSocketCases.node(bed.frontEnd(frontEnd), "binary",
-                    WebSocketAppDirectTest.BIG >> 20);
-            assertThat(r.get("bytes")).isEqualTo(WebSocketAppDirectTest.BIG);
+            Map<String, Object> r = WebSocketCases.node(bed.frontEnd(frontEnd), "binary", bigMessageBytes() >> 20);
+            assertThat(r.get("bytes")).isEqualTo(bigMessageBytes());
         }
 
         @ParameterizedTest(name = "{0} front end")
         @ValueSource(strings = {"http", "https"})
         void holdsAThousandWebSocketsAtOnceOnOneTunnel(String frontEnd) throws Exception {
-            WebSocketCases.node(bed.frontEnd(frontEnd), "many", WebSocketAppDirectTest.SOCKETS);
+            WebSocketCases.node(bed.frontEnd(frontEnd), "many", manySockets());
             assertThat(bed.proxy.tunnels()).hasSize(1);
         }
 

@@ -27,6 +27,7 @@ import java.util.Set;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -145,7 +146,8 @@ public final class TunnelAcceptor extends ChannelInitializer<Channel> {
         }
     }
 
-    private final SslContext ssl;
+    /** Asked at each accept, so a reloaded certificate serves the next connection. */
+    private final Supplier<SslContext> ssl;
     private final SpdySessionConfig sessionConfig;
     private final TunnelAuthenticator authenticator;
     private final Consumer<Tunnel> onTunnel;
@@ -163,6 +165,13 @@ public final class TunnelAcceptor extends ChannelInitializer<Channel> {
                 onTunnel, limits);
     }
 
+    /** As above, with the TLS context asked for at each accept (a certificate reloaded while running). */
+    public TunnelAcceptor(Supplier<SslContext> ssl, java.time.Duration pingInterval,
+            TunnelAuthenticator authenticator, Consumer<Tunnel> onTunnel, Limits limits) {
+        this(ssl, SpdySessionConfig.builder(SpdyRole.CLIENT).pingInterval(pingInterval).build(), authenticator,
+                onTunnel, limits, EnumSet.allOf(TunnelProtocol.Kind.class));
+    }
+
     /** As above, with the SPDY session's settings given in full (tests, the benchmark). */
     public TunnelAcceptor(SslContext ssl, SpdySessionConfig sessionConfig, TunnelAuthenticator authenticator,
             Consumer<Tunnel> onTunnel, Limits limits) {
@@ -176,6 +185,12 @@ public final class TunnelAcceptor extends ChannelInitializer<Channel> {
      */
     public TunnelAcceptor(SslContext ssl, SpdySessionConfig sessionConfig, TunnelAuthenticator authenticator,
             Consumer<Tunnel> onTunnel, Limits limits, Set<TunnelProtocol.Kind> protocols) {
+        this(() -> ssl, sessionConfig, authenticator, onTunnel, limits, protocols);
+    }
+
+    private TunnelAcceptor(Supplier<SslContext> ssl, SpdySessionConfig sessionConfig,
+            TunnelAuthenticator authenticator, Consumer<Tunnel> onTunnel, Limits limits,
+            Set<TunnelProtocol.Kind> protocols) {
         if (!protocols.contains(TunnelProtocol.Kind.SPDY)) {
             throw new IllegalArgumentException("protocols: " + protocols + " (expected: SPDY among them; every"
                     + " origin speaks it)");
@@ -204,7 +219,7 @@ public final class TunnelAcceptor extends ChannelInitializer<Channel> {
         }
         Transport.limitUnsent(ch, 256 * 1024);
         if (ssl != null) {
-            SslHandler tls = ssl.newHandler(ch.alloc());
+            SslHandler tls = ssl.get().newHandler(ch.alloc());
             // SslHandler arms this at handlerAdded on an active channel, i.e. now; it is one fixed
             // deadline, which a peer trickling its ClientHello cannot push back.
             tls.setHandshakeTimeout(limits.tlsTimeout().toNanos(), TimeUnit.NANOSECONDS);
