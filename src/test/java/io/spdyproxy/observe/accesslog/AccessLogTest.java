@@ -142,10 +142,11 @@ class AccessLogTest {
     }
 
     @Test
-    void aFileThatCannotBeOpenedIsAnError() {
+    void aFileThatCannotBeOpenedIsAnError() throws Exception {
+        Path notADirectory = Files.writeString(tmp.resolve("plain-file"), "x");
         org.assertj.core.api.Assertions.assertThatThrownBy(
-                () -> AccessLog.open(tmp.resolve("no/such/dir/").toString() + "\u0000", AccessLogFormat.JSON))
-                .isInstanceOf(RuntimeException.class);
+                () -> AccessLog.open(notADirectory.resolve("access.log").toString(), AccessLogFormat.JSON))
+                .isInstanceOf(java.io.UncheckedIOException.class).hasMessageContaining("access.log");
     }
 
     private static int count(String s, String what) {
