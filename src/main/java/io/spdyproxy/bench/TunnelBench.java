@@ -58,7 +58,7 @@ public final class TunnelBench {
 
         /** The scenario names {@code --only} accepts. */
         public static final List<String> SCENARIOS = List.of("small", "transfers", "storm", "idle", "websocket",
-                "h2", "grpc", "tunnels", "origins");
+                "h2", "grpc", "tunnels", "ops", "origins");
 
         public static Options full(Path jar, Path work, Path results) {
             return new Options(jar, work, results, 10, 1L << 30, Integer.getInteger("bench.slowClients", 1000),
@@ -163,6 +163,9 @@ public final class TunnelBench {
             }
             if (o.only().contains("tunnels")) {
                 TunnelProtocolBench.run(scenarioBed(), out, results, table);
+            }
+            if (o.only().contains("ops")) {
+                OpsBench.run(scenarioBed(), out, results, table);
             }
             if (o.only().contains("origins")) {
                 manyOrigins();

@@ -1,6 +1,8 @@
 package io.spdyproxy.cli;
 
 import io.netty.handler.ssl.SslContext;
+import io.spdyproxy.observe.metrics.MetricsServer;
+import io.spdyproxy.observe.metrics.OriginMetrics;
 import io.spdyproxy.origin.OriginClient;
 import io.spdyproxy.origin.OriginConfig;
 import io.spdyproxy.origin.files.FileServerConfig;
@@ -99,12 +101,16 @@ final class OriginCommand implements Callable<Integer> {
                     + " on http://127.0.0.1:PORT/; loopback only (default: off).")
     String inspect;
 
+    @Option(names = "--admin-port", description = "Serve /metrics (Prometheus) on 127.0.0.1:PORT (default: off).")
+    Integer adminPort;
+
     @Spec
     CommandSpec spec;
 
     static final Set<String> KEYS = Set.of("proxy", "name", "token", "root", "upstream", "fingerprint", "ca",
             "insecure", "connections", "showHidden", "allowUploads", "fileCacheTtl", "pingInterval",
-            "legacyHandshake", "shutdownGrace", "upstreamCa", "upstreamInsecure", "tunnelProtocol", "inspect");
+            "legacyHandshake", "shutdownGrace", "upstreamCa", "upstreamInsecure", "tunnelProtocol", "inspect",
+            "adminPort");
 
     /**
      * Exit code when the proxy can never accept this origin as configured (token, certificate,
@@ -151,7 +157,8 @@ final class OriginCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Running running = start(settings());
+        Running running = start(settings(), adminPort != null ? adminPort
+                : YamlConfig.load(configFile, KEYS).integer("adminPort", -1));
         System.out.println("spdy-proxy origin: serving " + running.what() + " through "
                 + running.client().config().proxyHost() + ":" + running.client().config().proxyPort()
                 + (running.client().config().connections() > 1
@@ -183,6 +190,11 @@ final class OriginCommand implements Callable<Integer> {
 
     /** Starts dialling the proxy; returns at once. */
     static Running start(Settings s) throws java.io.IOException {
+        return start(s, -1);
+    }
+
+    /** With {@code /metrics} on 127.0.0.1:{@code adminPort} unless it is -1. */
+    static Running start(Settings s, int adminPort) throws java.io.IOException {
         RequestHandler handler;
         AutoCloseable resource;
         String what;
@@ -215,7 +227,30 @@ final class OriginCommand implements Callable<Integer> {
             };
             what += " (request inspector at " + inspector.url() + ")";
         }
-        return new Running(new OriginClient(s.config(), s.tls(), handler, null).start(), resource, what);
+        if (adminPort < 0) {
+            return new Running(new OriginClient(s.config(), s.tls(), handler, null).start(), resource, what);
+        }
+        OriginMetrics metrics = new OriginMetrics(null);
+        OriginClient client = new OriginClient(s.config(), s.tls(), metrics.wrap(handler), null)
+                .onTunnelUp(metrics::sessionUp);
+        metrics.eventLoops(client.group());
+        MetricsServer server;
+        try {
+            server = MetricsServer.start(client.group(), adminPort, metrics);
+        } catch (Exception e) {
+            client.close();
+            metrics.close();
+            Running.close(resource);
+            throw new UserError("--admin-port " + adminPort + ": cannot listen on 127.0.0.1 (" + e.getMessage() + ")");
+        }
+        System.out.println("spdy-proxy origin: metrics on http://127.0.0.1:" + server.port() + "/metrics");
+        AutoCloseable app = resource;
+        AutoCloseable all = () -> {
+            server.close();
+            metrics.close();
+            app.close();
+        };
+        return new Running(client.start(), all, what);
     }
 
     Settings settings() throws java.io.IOException {

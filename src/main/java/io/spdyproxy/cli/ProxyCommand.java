@@ -1,5 +1,7 @@
 package io.spdyproxy.cli;
 
+import io.spdyproxy.observe.accesslog.AccessLog;
+import io.spdyproxy.observe.accesslog.AccessLogFormat;
 import io.spdyproxy.proxy.ProxyConfig;
 import io.spdyproxy.proxy.ProxyServer;
 import io.spdyproxy.proxy.live.Sighup;
@@ -35,7 +37,7 @@ final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--https-port", description = "HTTPS front end port, same certificate (default: off).")
     Integer httpsPort;
 
-    @Option(names = "--admin-port", description = "JSON status endpoint on 127.0.0.1 (default: off).")
+    @Option(names = "--admin-port", description = "Status endpoint on 127.0.0.1: /debug (JSON), /metrics (Prometheus) (default: off).")
     Integer adminPort;
 
     @Option(names = "--domain", description = "Route <name>.<domain> to tunnel <name> (default: none).")
@@ -93,24 +95,51 @@ final class ProxyCommand implements Callable<Integer> {
                     + "allow/deny, maxConcurrentRequests, bandwidth); reloaded when it changes (default: none).")
     Path accessControl;
 
+    @Option(names = "--access-log", description = "Log every request to FILE, or - for stdout (default: off).")
+    String accessLog;
+
+    @Option(names = "--access-log-format", description = "combined (default) or json.")
+    String accessLogFormat;
+
     static final Set<String> KEYS = Set.of("bind", "port", "tunnelPort", "httpsPort", "adminPort", "domain",
-            "defaultTunnel", "auth", "tokens", "dataDir", "cert", "key", "responseTimeout", "shutdownGrace",
+            "accessLog", "accessLogFormat", "defaultTunnel", "auth", "tokens", "dataDir", "cert", "key", "responseTimeout", "shutdownGrace",
             "pingInterval", "idleTimeout", "requestHeadTimeout", "trustForwardedFor", "adminTokenFile",
             "accessControl");
 
     @Override
     public Integer call() throws Exception {
         ProxyConfig config = config();
+        AccessLog requests = openAccessLog(YamlConfig.load(configFile, KEYS));
         ProxyServer server;
         try {
             server = ProxyServer.start(config);
         } catch (Exception e) {
+            if (requests != null) {
+                requests.close();
+            }
             UserError clear = ListenFailure.explain(e, config);
             throw clear != null ? clear : e;
+        }
+        if (requests != null) {
+            server.onRequest(requests);
+            if (server.metrics() != null) {
+                requests.bindTo(server.metrics().registry());
+            }
+            // logrotate renames the file, then sends SIGHUP: a new file of the configured name.
+            server.reloads().register("access log", () -> {
+                try {
+                    requests.reopen();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
         }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.shutdownGracefully();
+            if (requests != null) {
+                requests.close(); // writes what is queued
+            }
             stopped.countDown();
         }, "shutdown"));
         // SIGHUP re-reads tokens, certificate and the other reloadable files; it never stops us.
@@ -175,6 +204,21 @@ final class ProxyCommand implements Callable<Integer> {
                 .withAccessControl(accessFile);
         ListenFailure.checkDistinct(c);
         return c;
+    }
+
+    /** The access log the flags ask for, open; null when none. */
+    AccessLog openAccessLog(YamlConfig y) {
+        String target = accessLog != null ? accessLog : y.string("accessLog", null);
+        AccessLogFormat format = AccessLogFormat.parse(
+                accessLogFormat != null ? accessLogFormat : y.string("accessLogFormat", "combined"));
+        if (target == null) {
+            return null;
+        }
+        try {
+            return AccessLog.open(target, format);
+        } catch (java.io.UncheckedIOException e) {
+            throw new UserError("--access-log " + target + ": cannot write to it");
+        }
     }
 
     static void requireFile(String flag, Path file) {

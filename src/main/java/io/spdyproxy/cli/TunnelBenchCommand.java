@@ -16,7 +16,7 @@ final class TunnelBenchCommand implements Callable<Integer> {
     boolean quick;
 
     @Option(names = "--only", split = ",", paramLabel = "SCENARIO",
-            description = "Run only these scenarios (comma-separated): small, transfers, storm, idle, websocket, h2, grpc, tunnels, origins.")
+            description = "Run only these scenarios (comma-separated): small, transfers, storm, idle, websocket, h2, grpc, tunnels, ops, origins.")
     java.util.Set<String> only;
 
     @Option(names = "--results", defaultValue = "bench/results", description = "Where results go (default: ${DEFAULT-VALUE}).")

@@ -43,6 +43,7 @@ public final class OriginClient implements AutoCloseable {
     private final CompletableFuture<Void> authFailure = new CompletableFuture<>();
     private final CompletableFuture<Void> fatalError = new CompletableFuture<>();
     private volatile boolean stopping;
+    private volatile java.util.function.ObjIntConsumer<TunnelSession> tunnelUp = (s, slot) -> {};
 
     public OriginClient(OriginConfig config, SslContext tls, RequestHandler handler, EventLoopGroup group) {
         this.config = config;
@@ -50,6 +51,17 @@ public final class OriginClient implements AutoCloseable {
         this.handler = handler;
         this.ownGroup = group == null;
         this.group = ownGroup ? Transport.newGroup(0, "origin") : group;
+    }
+
+    /** Tells {@code listener} of every session that comes up, with its slot (0 to connections - 1); set before {@link #start}. */
+    public OriginClient onTunnelUp(java.util.function.ObjIntConsumer<TunnelSession> listener) {
+        this.tunnelUp = listener;
+        return this;
+    }
+
+    /** The event loops the tunnels run on. */
+    public EventLoopGroup group() {
+        return group;
     }
 
     /** Starts dialling; returns at once. */
@@ -201,6 +213,7 @@ public final class OriginClient implements AutoCloseable {
                 return;
             }
             tunnel = t;
+            tunnelUp.accept(t.session(), index);
             long upAt = System.nanoTime();
             log.info("tunnel {} '{}' up to {}:{}{}", index, t.name(), config.proxyHost(), config.proxyPort(),
                     t.legacy() ? " (legacy proxy)" : "");

@@ -13,6 +13,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.spdyproxy.observe.dashboard.Dashboard;
+import io.spdyproxy.observe.metrics.ProxyMetrics;
 import io.spdyproxy.proxy.live.TokenApi;
 import io.spdyproxy.tunnel.SessionStats;
 import io.spdyproxy.tunnel.Tunnel;
@@ -29,21 +30,23 @@ import java.util.List;
  */
 final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final ProxyContext px;
+    private final ProxyMetrics metrics;
     private final TokenApi tokenApi;
     private final Dashboard dashboard;
 
     AdminHandler(ProxyContext px) {
-        this(px, null, null);
+        this(px, null, null, null);
     }
 
     /**
-     * With the token API ({@code /api/tokens}) and the dashboard, or without either when it is
-     * null.
+     * With the token API ({@code /api/tokens}), the dashboard and {@code /metrics}; each is left
+     * out when null.
      */
-    AdminHandler(ProxyContext px, TokenApi tokenApi, Dashboard dashboard) {
+    AdminHandler(ProxyContext px, TokenApi tokenApi, Dashboard dashboard, ProxyMetrics metrics) {
         this.px = px;
         this.tokenApi = tokenApi;
         this.dashboard = dashboard;
+        this.metrics = metrics;
     }
 
     @Override
@@ -55,6 +58,9 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                     "{\"error\":\"Host must name loopback (localhost, 127.0.0.1, [::1])\"}\n");
         } else if (tokenApi != null && TokenApi.owns(path)) {
             tokenApi.serve(ctx.channel(), req); // answers once the file work is done, off the loop
+            return;
+        } else if (metrics != null && path.equals("/metrics")) {
+            metrics.serve(ctx, req); // Prometheus text format, scraped off the event loop
             return;
         } else if (dashboard != null && dashboard.handle(ctx, req)) {
             return;

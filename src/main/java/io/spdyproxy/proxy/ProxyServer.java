@@ -17,6 +17,7 @@ import io.spdyproxy.observe.dashboard.Dashboard;
 import io.spdyproxy.observe.dashboard.DashboardSource;
 import io.spdyproxy.tunnel.SessionStats;
 import io.spdyproxy.proxy.access.AccessControl;
+import io.spdyproxy.observe.metrics.ProxyMetrics;
 import io.spdyproxy.tunnel.TunnelSession;
 import io.spdyproxy.proxy.live.AdminToken;
 import io.spdyproxy.proxy.live.LiveCertificate;
@@ -58,6 +59,8 @@ public final class ProxyServer implements AutoCloseable {
     private Channel httpListener;
     private Channel httpsListener;
     private Channel adminListener;
+    /** Counted while the admin listener (which serves them) is on; null otherwise. */
+    private ProxyMetrics metrics;
     private ProxyLive live;
     private Dashboard dashboard;
 
@@ -96,6 +99,10 @@ public final class ProxyServer implements AutoCloseable {
     }
 
     private void bind() throws InterruptedException {
+        if (config.adminPort() >= 0) {
+            metrics = new ProxyMetrics(group);
+            px.listeners().add(metrics);
+        }
         try {
             live = new ProxyLive(config, identity, px.registry());
         } catch (IOException e) {
@@ -105,25 +112,25 @@ public final class ProxyServer implements AutoCloseable {
             live.reloads.register("access control", px.access()::reload); // SIGHUP; file changes are watched
         }
         TokenAuthenticator auth = new TokenAuthenticator(live.tokens::hashes, config.authRequired());
-        tunnelListener = listen(config.tunnelPort(), new TunnelAcceptor(live.certificate::tunnelContext,
+        tunnelListener = listen(config.tunnelPort(), "tunnel", new TunnelAcceptor(live.certificate::tunnelContext,
                 config.pingInterval(), auth, this::tunnelUp, tunnelLimits));
         if (config.httpPort() >= 0) {
-            httpListener = listen(config.httpPort(), frontend(null, "http"));
+            httpListener = listen(config.httpPort(), "http", frontend(null, "http"));
         }
         if (config.httpsPort() >= 0) {
-            httpsListener = listen(config.httpsPort(), frontend(live.certificate::httpsContext, "https"));
+            httpsListener = listen(config.httpsPort(), "https", frontend(live.certificate::httpsContext, "https"));
         }
         if (config.adminPort() >= 0) {
             dashboard = new Dashboard(dashboardSource()).start(group.next());
             px.listeners().add(dashboard);
             adminListener = new ServerBootstrap().group(group).channel(Transport.serverChannel())
-                    .childHandler(new ChannelInitializer<Channel>() {
+                    .childHandler(metrics.counting("admin", new ChannelInitializer<Channel>() {
                         @Override
                         protected void initChannel(Channel ch) {
                             ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(4096),
-                                    new AdminHandler(px, live.api, dashboard));
+                                    new AdminHandler(px, live.api, dashboard, metrics));
                         }
-                    }).bind("127.0.0.1", config.adminPort()).sync().channel();
+                    })).bind("127.0.0.1", config.adminPort()).sync().channel();
             listeners.add(adminListener);
         }
     }
@@ -160,13 +167,13 @@ public final class ProxyServer implements AutoCloseable {
         };
     }
 
-    private Channel listen(int port, ChannelInitializer<Channel> init) throws InterruptedException {
+    private Channel listen(int port, String name, ChannelInitializer<Channel> init) throws InterruptedException {
         Channel ch = new ServerBootstrap()
                 .group(group)
                 .channel(Transport.serverChannel())
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .childOption(ChannelOption.TCP_NODELAY, true)
-                .childHandler(init)
+                .childHandler(metrics == null ? init : metrics.counting(name, init))
                 .bind(config.bind(), port).sync().channel();
         listeners.add(ch);
         return ch;
@@ -214,6 +221,9 @@ public final class ProxyServer implements AutoCloseable {
         if (!live.stillAuthorized(config, t)) {
             t.session().close(); // its token was revoked during its handshake
             return;
+        }
+        if (metrics != null) {
+            metrics.tunnelUp(t); // before the tunnel can take a request
         }
         px.registry().add(t);
         t.session().closeFuture().whenComplete((v, e) ->
@@ -280,6 +290,11 @@ public final class ProxyServer implements AutoCloseable {
     /** Visitor rules and limits per tunnel (registered with {@link #reloads()}: SIGHUP reloads them). */
     public AccessControl accessControl() {
         return px.access();
+    }
+
+    /** The metrics {@code /metrics} serves; null when the admin listener is off. */
+    public ProxyMetrics metrics() {
+        return metrics;
     }
 
     /** Tunnels connected right now. */
@@ -353,5 +368,8 @@ public final class ProxyServer implements AutoCloseable {
         }
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
         px.access().close();
+        if (metrics != null) {
+            metrics.close();
+        }
     }
 }

@@ -53,6 +53,13 @@ public interface TunnelSession {
 
     SessionStats stats();
 
+    /**
+     * Streams opened from now on report to observers {@code factory} makes (see
+     * {@link StreamObserver}); a session serving a {@link RequestHandler} that is also a factory
+     * uses it from its first stream.
+     */
+    default void observe(StreamObserver.Factory factory) {}
+
     SocketAddress remoteAddress();
 
     /** Measures a round trip. */

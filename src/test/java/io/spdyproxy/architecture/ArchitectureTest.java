@@ -48,6 +48,7 @@ class ArchitectureTest {
             .layer("proxy").definedBy("io.spdyproxy.proxy..")
             .layer("origin").definedBy("io.spdyproxy.origin..")
             .layer("example").definedBy("io.spdyproxy.example..")
+            .layer("observe").definedBy("io.spdyproxy.observe..")
             .layer("handshake").definedBy("io.spdyproxy.tunnel.handshake..")
             .layer("tunnel.spdy").definedBy("io.spdyproxy.tunnel.spdy..")
             .layer("tunnel.h2").definedBy("io.spdyproxy.tunnel.h2..")
@@ -62,11 +63,12 @@ class ArchitectureTest {
             .whereLayer("proxy").mayOnlyBeAccessedByLayers("cli", "bench")
             .whereLayer("origin").mayOnlyBeAccessedByLayers("cli", "bench")
             .whereLayer("example").mayOnlyBeAccessedByLayers("cli", "bench")
+            .whereLayer("observe").mayOnlyBeAccessedByLayers("cli", "bench", "proxy", "origin")
             .whereLayer("handshake").mayOnlyBeAccessedByLayers("cli", "bench", "proxy", "origin")
             .whereLayer("tunnel.spdy").mayOnlyBeAccessedByLayers("cli", "bench", "handshake")
             .whereLayer("tunnel.h2").mayOnlyBeAccessedByLayers("cli", "bench", "handshake")
             .whereLayer("tunnel").mayOnlyBeAccessedByLayers("cli", "bench", "proxy", "origin", "example", "handshake",
-                    "tunnel.spdy", "tunnel.h2")
+                    "tunnel.spdy", "tunnel.h2", "observe")
             .whereLayer("spdy.http").mayOnlyBeAccessedByLayers("cli", "bench", "tunnel.spdy", "handshake")
             .whereLayer("spdy").mayOnlyBeAccessedByLayers("cli", "bench", "spdy.http", "tunnel.spdy", "handshake");
 

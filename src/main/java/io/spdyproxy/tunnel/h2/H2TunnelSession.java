@@ -11,6 +11,7 @@ import io.spdyproxy.tunnel.RequestHandler;
 import io.spdyproxy.tunnel.RequestHead;
 import io.spdyproxy.tunnel.SessionStats;
 import io.spdyproxy.tunnel.StreamHandler;
+import io.spdyproxy.tunnel.StreamObserver;
 import io.spdyproxy.tunnel.TunnelSession;
 import io.spdyproxy.tunnel.TunnelStream;
 import java.net.SocketAddress;
@@ -41,6 +42,7 @@ public final class H2TunnelSession implements TunnelSession {
     private final Channel channel;
     private final boolean upgrades;
     private H2Connection conn;
+    private volatile StreamObserver.Factory observers = StreamObserver.Factory.NONE;
 
     private H2TunnelSession(Channel channel, boolean upgrades) {
         this.channel = channel;
@@ -57,6 +59,9 @@ public final class H2TunnelSession implements TunnelSession {
     public static H2TunnelSession install(Channel channel, boolean server, H2TunnelConfig config,
             RequestHandler handler, boolean upgrades) {
         H2TunnelSession t = new H2TunnelSession(channel, upgrades);
+        if (handler instanceof StreamObserver.Factory f) {
+            t.observers = f; // before the first stream can arrive
+        }
         Http2Settings settings = new Http2Settings()
                 .initialWindowSize(config.streamWindow())
                 .maxConcurrentStreams(config.maxConcurrentStreams())
@@ -94,6 +99,16 @@ public final class H2TunnelSession implements TunnelSession {
      */
     public static void sendRawHeaders(TunnelStream stream, Http2Headers headers, boolean endOfStream) {
         ((H2TunnelStream) stream).sendRawHeaders(headers, endOfStream);
+    }
+
+    @Override
+    public void observe(StreamObserver.Factory factory) {
+        observers = factory;
+    }
+
+    /** The observer of a stream being created. */
+    StreamObserver streamObserver() {
+        return observers.streamOpened();
     }
 
     @Override

@@ -13,6 +13,7 @@ import io.spdyproxy.tunnel.StreamClosedException;
 import io.spdyproxy.tunnel.StreamError;
 import io.spdyproxy.tunnel.StreamEvents;
 import io.spdyproxy.tunnel.StreamHandler;
+import io.spdyproxy.tunnel.StreamObserver;
 import io.spdyproxy.tunnel.TunnelExchange;
 import io.spdyproxy.tunnel.TunnelSession;
 import io.spdyproxy.tunnel.TunnelStream;
@@ -40,6 +41,7 @@ final class H2TunnelStream implements TunnelStream {
     private final boolean local;
     /** The events' receiver: the opener's handler, or the exchange once the request head came. */
     private StreamEvents events;
+    private final StreamObserver observer;
 
     // Loop-confined.
     private boolean headReceived;
@@ -62,6 +64,7 @@ final class H2TunnelStream implements TunnelStream {
         this.frame = frame;
         this.local = handler != null;
         this.events = handler;
+        this.observer = conn.session().streamObserver();
     }
 
     Http2FrameStream frame() {
@@ -86,6 +89,7 @@ final class H2TunnelStream implements TunnelStream {
 
     @Override
     public void sendResponse(HttpResponse head, boolean endOfStream) {
+        observer.responseSent(head.status().code());
         Http2Headers h = H2Heads.response(head, conn.upgrades());
         conn.execute(() -> sendHeaders(h, endOfStream));
     }
@@ -260,6 +264,9 @@ final class H2TunnelStream implements TunnelStream {
     void refreshFlow() {
         boolean was = flowWritable;
         flowWritable = conn.flowWritable(frame);
+        if (was && !flowWritable && !closed) {
+            observer.sendStalled();
+        }
         if (was && !flowWritable && !closed && unwritable.compareAndSet(false, true)) {
             fireWritabilityChanged();
         }
@@ -376,6 +383,7 @@ final class H2TunnelStream implements TunnelStream {
         if (cause == null && !(localEnded && remoteEnded)) {
             cause = conn.closedUnder(this);
         }
+        observer.closed(cause, bytesSent, bytesReceived);
         StreamEvents e = events;
         if (e != null) {
             try {

@@ -15,7 +15,9 @@ import io.spdyproxy.spdy.SpdyStreamListener;
 import io.spdyproxy.tunnel.RequestHandler;
 import io.spdyproxy.tunnel.RequestHead;
 import io.spdyproxy.tunnel.SessionStats;
+import io.spdyproxy.tunnel.StreamClosedException;
 import io.spdyproxy.tunnel.StreamHandler;
+import io.spdyproxy.tunnel.StreamObserver;
 import io.spdyproxy.tunnel.TunnelExchange;
 import io.spdyproxy.tunnel.TunnelSession;
 import io.spdyproxy.tunnel.TunnelStream;
@@ -36,6 +38,7 @@ import java.util.concurrent.CompletableFuture;
 public final class SpdyTunnelSession implements TunnelSession {
     private final boolean upgrades;
     private SpdySession session;
+    private volatile StreamObserver.Factory observers = StreamObserver.Factory.NONE;
 
     private SpdyTunnelSession(boolean upgrades) {
         this.upgrades = upgrades;
@@ -51,6 +54,9 @@ public final class SpdyTunnelSession implements TunnelSession {
     public static SpdyTunnelSession install(Channel channel, SpdySessionConfig config, RequestHandler handler,
             boolean upgrades) {
         SpdyTunnelSession t = new SpdyTunnelSession(upgrades);
+        if (handler instanceof StreamObserver.Factory f) {
+            t.observers = f; // before the first stream can arrive
+        }
         SpdySessionListener listener = handler == null ? SpdySessionListener.refusingStreams()
                 : (stream, headers) -> new ServerBridge(t, handler);
         t.session = SpdySession.install(channel, config, listener);
@@ -134,6 +140,11 @@ public final class SpdyTunnelSession implements TunnelSession {
     }
 
     @Override
+    public void observe(StreamObserver.Factory factory) {
+        observers = factory;
+    }
+
+    @Override
     public SocketAddress remoteAddress() {
         return session.channel().remoteAddress();
     }
@@ -167,12 +178,14 @@ public final class SpdyTunnelSession implements TunnelSession {
     private static final class ClientBridge implements SpdyStreamListener {
         private final SpdyTunnelSession session;
         private final StreamHandler handler;
+        private final StreamObserver observer;
         private SpdyTunnelStream wrapper;
         private boolean headSeen;
 
         ClientBridge(SpdyTunnelSession session, StreamHandler handler) {
             this.session = session;
             this.handler = handler;
+            this.observer = session.observers.streamOpened();
         }
 
         /** The one wrapper of this stream; the open future and the first event may race for it. */
@@ -200,12 +213,17 @@ public final class SpdyTunnelSession implements TunnelSession {
 
         @Override
         public void onWritabilityChanged(SpdyStream s) {
+            if (!s.isWritable()) {
+                observer.sendStalled();
+            }
             handler.onWritabilityChanged(wrap(s));
         }
 
         @Override
         public void onClosed(SpdyStream s, SpdyStreamException cause) {
-            handler.onClosed(wrap(s), SpdyErrors.closed(cause));
+            StreamClosedException c = SpdyErrors.closed(cause);
+            observer.closed(c, s.bytesSent(), s.bytesReceived());
+            handler.onClosed(wrap(s), c);
         }
     }
 
@@ -233,6 +251,7 @@ public final class SpdyTunnelSession implements TunnelSession {
                 view.session = s.session();
             }
             wrapper = new SpdyTunnelStream(s, view);
+            wrapper.observer = view.observers.streamOpened();
             HttpRequest request;
             try {
                 request = SpdyHeads.toRequest(headers, view.upgrades);
@@ -254,6 +273,9 @@ public final class SpdyTunnelSession implements TunnelSession {
         @Override
         public void onWritabilityChanged(SpdyStream s) {
             if (exchange != null) {
+                if (!s.isWritable()) {
+                    wrapper.observer.sendStalled();
+                }
                 exchange.onWritabilityChanged(wrapper);
             }
         }
@@ -261,7 +283,9 @@ public final class SpdyTunnelSession implements TunnelSession {
         @Override
         public void onClosed(SpdyStream s, SpdyStreamException cause) {
             if (exchange != null) {
-                exchange.onClosed(wrapper, SpdyErrors.closed(cause));
+                StreamClosedException c = SpdyErrors.closed(cause);
+                wrapper.observer.closed(c, s.bytesSent(), s.bytesReceived());
+                exchange.onClosed(wrapper, c);
             }
         }
     }

@@ -5,6 +5,7 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponse;
 import io.spdyproxy.spdy.SpdyStream;
 import io.spdyproxy.tunnel.StreamError;
+import io.spdyproxy.tunnel.StreamObserver;
 import io.spdyproxy.tunnel.TunnelSession;
 import io.spdyproxy.tunnel.TunnelStream;
 
@@ -15,6 +16,8 @@ import io.spdyproxy.tunnel.TunnelStream;
 final class SpdyTunnelStream implements TunnelStream {
     private final SpdyStream stream;
     private final SpdyTunnelSession session;
+    /** Set once, on the loop, before the stream is handed to anybody. */
+    StreamObserver observer = StreamObserver.NONE;
 
     SpdyTunnelStream(SpdyStream stream, SpdyTunnelSession session) {
         this.stream = stream;
@@ -37,6 +40,7 @@ final class SpdyTunnelStream implements TunnelStream {
 
     @Override
     public void sendResponse(HttpResponse head, boolean endOfStream) {
+        observer.responseSent(head.status().code());
         stream.sendHeaders(SpdyHeads.response(head, session.supportsUpgrade()), endOfStream);
     }
 
