@@ -31,7 +31,7 @@ final class Banner {
         out.add("spdy-proxy: tunnel port " + server.tunnelPort() + " (TLS), clients on "
                 + (server.httpPort() >= 0 ? "http://" + host + ":" + server.httpPort() + "/" : "")
                 + (server.httpsPort() >= 0 ? " https://" + host + ":" + server.httpsPort() + "/" : "")
-                + (server.adminPort() >= 0 ? ", status on http://127.0.0.1:" + server.adminPort() + "/debug" : ""));
+                + (server.adminPort() >= 0 ? ", dashboard on http://127.0.0.1:" + server.adminPort() + "/ (JSON /debug, Prometheus /metrics)" : ""));
         if (server.adminToken() != null) {
             out.add("admin API on http://127.0.0.1:" + server.adminPort() + "/api/tokens, bearer token in "
                     + server.adminToken().file() + (server.adminToken().generated() ? " (generated now)" : ""));
