@@ -37,7 +37,8 @@ final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--https-port", description = "HTTPS front end port, same certificate (default: off).")
     Integer httpsPort;
 
-    @Option(names = "--admin-port", description = "Status endpoint on 127.0.0.1: /debug (JSON), /metrics (Prometheus) (default: off).")
+    @Option(names = "--admin-port", description = "Admin listener on 127.0.0.1: dashboard (/), JSON status (/debug),"
+            + " Prometheus metrics (/metrics), token API (/api/tokens) (default: off).")
     Integer adminPort;
 
     @Option(names = "--domain", description = "Route <name>.<domain> to tunnel <name> (default: none).")
