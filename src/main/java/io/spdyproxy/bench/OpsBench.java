@@ -41,8 +41,16 @@ public final class OpsBench {
             Files.deleteIfExists(log);
             int off = start(bed, processes, "off");
             int admin = ScenarioBed.freePort();
-            int on = start(bed, processes, "on", "--admin-port", String.valueOf(admin), "--access-log",
-                    log.toString());
+            // -Dbench.opsParts=metrics or =log measures one part alone (default: both)
+            String parts = System.getProperty("bench.opsParts", "metrics,log");
+            List<String> flags = new ArrayList<>();
+            if (parts.contains("metrics")) {
+                flags.addAll(List.of("--admin-port", String.valueOf(admin)));
+            }
+            if (parts.contains("log")) {
+                flags.addAll(List.of("--access-log", log.toString()));
+            }
+            int on = start(bed, processes, "on", flags.toArray(String[]::new));
             String offUrl = "http://127.0.0.1:" + off + "/small.bin";
             String onUrl = "http://127.0.0.1:" + on + "/small.bin";
             bed.load().wrk(50, offUrl, "files"); // warm-up of both JVM pairs
@@ -79,18 +87,20 @@ public final class OpsBench {
                 table.add(new String[] {"same: latency p99 (µs)", "", ScenarioBed.fmt(pOff), ScenarioBed.fmt(pOn),
                         ScenarioBed.ratio(pOn, pOff)});
             }
-            long lines;
-            try (var s = Files.lines(log)) {
-                lines = s.count();
+            if (parts.contains("metrics") && parts.contains("log")) {
+                long lines;
+                try (var s = Files.lines(log)) {
+                    lines = s.count();
+                }
+                String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + admin + "/metrics")).build(),
+                        HttpResponse.BodyHandlers.ofString()).body();
+                String dropped = metrics.lines().filter(l -> l.startsWith("spdyproxy_access_log_dropped_total"))
+                        .findFirst().orElse("spdyproxy_access_log_dropped_total ?");
+                out.println("  ops: access log " + lines + " lines, " + dropped);
+                figures.put("access_log_lines", lines);
+                figures.put("access_log_dropped", dropped.substring(dropped.indexOf(' ') + 1));
             }
-            String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                    URI.create("http://127.0.0.1:" + admin + "/metrics")).build(),
-                    HttpResponse.BodyHandlers.ofString()).body();
-            String dropped = metrics.lines().filter(l -> l.startsWith("spdyproxy_access_log_dropped_total"))
-                    .findFirst().orElse("spdyproxy_access_log_dropped_total ?");
-            out.println("  ops: access log " + lines + " lines, " + dropped);
-            figures.put("access_log_lines", lines);
-            figures.put("access_log_dropped", dropped.substring(dropped.indexOf(' ') + 1));
             results.put("ops", figures);
         } finally {
             for (Process p : processes) {

@@ -20,10 +20,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The access log: one line per finished request, to a file or stdout, in {@link AccessLogFormat}.
- * Logback does the work: a dedicated non-additive logger feeds an {@link CountingAsyncAppender}
- * (bounded queue, never blocking: when the writer falls behind, lines are dropped and counted),
- * whose writer thread formats each record ({@link RecordEncoder}) and writes it. The event loop
- * only hands over the record.
+ * The event loop only hands the record to a {@link RecordWriter} (a bounded queue, never
+ * blocking: when the writer falls behind, lines are dropped and counted); its thread formats each
+ * record ({@link RecordEncoder}) and Logback's file or console appender writes it.
  *
  * <p>For logrotate: after the file was renamed, {@link #reopen()} (the proxy calls it on SIGHUP)
  * opens a new file of the configured name; lines keep going to the old one until then. Lines
@@ -48,16 +47,13 @@ public final class AccessLog implements RequestListener, MeterBinder, AutoClosea
             });
     private static final AtomicInteger INSTANCES = new AtomicInteger();
 
-    private final Logger logger;
-    private final CountingAsyncAppender async;
+    private final RecordWriter writer;
     private final OutputStreamAppender<ILoggingEvent> out;
     private final String target;
     private final java.util.concurrent.ScheduledFuture<?> flushing;
 
-    private AccessLog(Logger logger, CountingAsyncAppender async, OutputStreamAppender<ILoggingEvent> out,
-            String target) {
-        this.logger = logger;
-        this.async = async;
+    private AccessLog(RecordWriter writer, OutputStreamAppender<ILoggingEvent> out, String target) {
+        this.writer = writer;
         this.out = out;
         this.target = target;
         long ms = FLUSH_INTERVAL.toMillis();
@@ -110,27 +106,15 @@ public final class AccessLog implements RequestListener, MeterBinder, AutoClosea
         if (!out.isStarted()) {
             throw new UncheckedIOException(new IOException("access log " + target + ": cannot open it"));
         }
-        CountingAsyncAppender async = new CountingAsyncAppender();
-        async.setName("access-async-" + n);
-        async.setContext(ctx);
-        async.setQueueSize(queueSize);
-        async.setDiscardingThreshold(0); // drop only when full, and then count it
-        async.setNeverBlock(true); // an event loop must never wait for the disk
-        async.setIncludeCallerData(false);
-        async.addAppender(out);
-        async.start();
-        Logger logger = ctx.getLogger("io.spdyproxy.access." + n);
+        Logger logger = ctx.getLogger("io.spdyproxy.access." + n); // names the events; no appender of its own
         logger.setAdditive(false);
         logger.setLevel(Level.INFO);
-        logger.addAppender(async);
-        return new AccessLog(logger, async, out, target);
+        return new AccessLog(new RecordWriter(queueSize, out, logger, "access-log-" + n), out, target);
     }
 
     @Override
     public void requestEnded(RequestRecord record) {
-        // An empty message: Logback's deferred formatting has nothing to do on this thread; the
-        // record travels as the event's argument and is formatted by the encoder.
-        logger.info("", record);
+        writer.offer(record);
     }
 
     /** Opens the file anew (after logrotate renamed it); a no-op on stdout. */
@@ -142,7 +126,7 @@ public final class AccessLog implements RequestListener, MeterBinder, AutoClosea
 
     /** Lines dropped because the writer fell {@link #QUEUE_SIZE} lines behind. */
     public long dropped() {
-        return async.dropped();
+        return writer.dropped();
     }
 
     public String target() {
@@ -159,8 +143,7 @@ public final class AccessLog implements RequestListener, MeterBinder, AutoClosea
     @Override
     public void close() {
         flushing.cancel(false);
-        logger.detachAppender(async);
-        async.stop();
+        writer.close();
         out.stop();
     }
 }
