@@ -62,12 +62,24 @@ public final class OpsBench {
                 double[] onRps = new double[rounds];
                 double[] offP99 = new double[rounds];
                 double[] onP99 = new double[rounds];
+                // The proxy's CPU time per request: steadier than requests/s on a machine whose
+                // neighbours come and go (rounds of one setting vary by more than the 5% sought).
+                double[] offCpu = new double[rounds];
+                double[] onCpu = new double[rounds];
+                Process offProxy = processes.get(0);
+                Process onProxy = processes.get(2);
                 for (int r = 0; r < rounds; r++) {
                     boolean onFirst = r % 2 == 1; // alternate which goes first
+                    long cpu0 = cpuNanos(onFirst ? onProxy : offProxy);
                     Map<String, String> a = bed.load().wrk(c, onFirst ? onUrl : offUrl, "files");
+                    long cpuA = cpuNanos(onFirst ? onProxy : offProxy) - cpu0;
+                    long cpu1 = cpuNanos(onFirst ? offProxy : onProxy);
                     Map<String, String> b = bed.load().wrk(c, onFirst ? offUrl : onUrl, "files");
+                    long cpuB = cpuNanos(onFirst ? offProxy : onProxy) - cpu1;
                     Map<String, String> fOn = onFirst ? a : b;
                     Map<String, String> fOff = onFirst ? b : a;
+                    onCpu[r] = (onFirst ? cpuA : cpuB) / 1000.0 / Double.parseDouble(fOn.get("requests"));
+                    offCpu[r] = (onFirst ? cpuB : cpuA) / 1000.0 / Double.parseDouble(fOff.get("requests"));
                     offRps[r] = Double.parseDouble(fOff.get("rps"));
                     onRps[r] = Double.parseDouble(fOn.get("rps"));
                     offP99[r] = Double.parseDouble(fOff.get("p99"));
@@ -77,8 +89,14 @@ public final class OpsBench {
                 double rOn = median(onRps);
                 double pOff = median(offP99);
                 double pOn = median(onP99);
+                double cOff = median(offCpu);
+                double cOn = median(onCpu);
                 figures.put("small_c" + c, Map.of("off_rps", rOff, "on_rps", rOn, "off_p99_us", pOff, "on_p99_us", pOn,
-                        "rounds_off_rps", Arrays.toString(offRps), "rounds_on_rps", Arrays.toString(onRps)));
+                        "rounds_off_rps", Arrays.toString(offRps), "rounds_on_rps", Arrays.toString(onRps),
+                        "off_proxy_cpu_us_per_request", cOff, "on_proxy_cpu_us_per_request", cOn,
+                        "rounds_off_cpu_us", Arrays.toString(offCpu), "rounds_on_cpu_us", Arrays.toString(onCpu)));
+                out.printf("  ops c%d: proxy CPU per request off %.1f µs, on %.1f µs (on/off %s)%n", c, cOff, cOn,
+                        ScenarioBed.ratio(cOn, cOff));
                 out.printf("  ops c%d: requests/s off %.0f, on %.0f (on/off %s); p99 µs off %.0f, on %.0f%n", c, rOff,
                         rOn, ScenarioBed.ratio(rOn, rOff), pOff, pOn);
                 table.add(new String[] {"1 KiB responses, " + c + " conn, metrics + access log off vs on (median of "
@@ -86,6 +104,8 @@ public final class OpsBench {
                         ScenarioBed.ratio(rOn, rOff)});
                 table.add(new String[] {"same: latency p99 (µs)", "", ScenarioBed.fmt(pOff), ScenarioBed.fmt(pOn),
                         ScenarioBed.ratio(pOn, pOff)});
+                table.add(new String[] {"same: proxy CPU per request (µs, process and its relaunched JVM)", "",
+                        String.format("%.1f", cOff), String.format("%.1f", cOn), ScenarioBed.ratio(cOn, cOff)});
             }
             if (parts.contains("metrics") && parts.contains("log")) {
                 long lines;
@@ -149,6 +169,15 @@ public final class OpsBench {
                 "-jar", bed.jar().toString()));
         cmd.addAll(List.of(args));
         return cmd;
+    }
+
+    /** CPU time of {@code p} and its descendants (the relaunched JVM), as the OS counts it. */
+    private static long cpuNanos(Process p) {
+        long sum = p.toHandle().info().totalCpuDuration().map(java.time.Duration::toNanos).orElse(0L);
+        for (ProcessHandle h : (Iterable<ProcessHandle>) p.descendants()::iterator) {
+            sum += h.info().totalCpuDuration().map(java.time.Duration::toNanos).orElse(0L);
+        }
+        return sum;
     }
 
     private static double median(double[] v) {
