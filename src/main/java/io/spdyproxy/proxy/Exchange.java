@@ -85,6 +85,7 @@ final class Exchange {
     private UpgradeRelay upgraded;
     /** What the access log, metrics and dashboard hear of this request when it ends. */
     private final RequestTrace trace = new RequestTrace();
+    private String client;
     /** The visitor gate's answer (proxy.access): the tunnel's paces, and a concurrency slot to give back. */
     private Admission admission = Admission.OPEN;
 
@@ -210,7 +211,10 @@ final class Exchange {
     }
 
     private String clientAddress() {
-        return RequestTrace.clientOf(ctx().channel());
+        if (client == null) {
+            client = RequestTrace.clientOf(ctx().channel()); // once: X-Forwarded-For and the record
+        }
+        return client;
     }
 
     private void opened(int attempt, TunnelSession session, TunnelStream s, Throwable e) {
