@@ -86,6 +86,8 @@ final class Exchange {
     /** What the access log, metrics and dashboard hear of this request when it ends. */
     private final RequestTrace trace = new RequestTrace();
     private String client;
+    /** The tunnel name the request's host routes to. */
+    private String tunnelName;
     /** The visitor gate's answer (proxy.access): the tunnel's paces, and a concurrency slot to give back. */
     private Admission admission = Admission.OPEN;
 
@@ -132,6 +134,7 @@ final class Exchange {
         px.stats().requestStarted();
         // The visitor gate, once per request, before any stream opens (it may answer later: bcrypt).
         String name = px.router().route(request.headers().get(HttpHeaderNames.HOST));
+        tunnelName = name;
         trace.tunnel(name); // a refusal is logged with its tunnel too
         px.access().admit(name, request, ctx().channel().remoteAddress(), px.config().trustForwardedFor(),
                 ctx().executor(), a -> {
@@ -179,8 +182,7 @@ final class Exchange {
     // ---- routing and opening -------------------------------------------------------------------
 
     private void open() {
-        String name = px.router().route(request.headers().get(HttpHeaderNames.HOST));
-        trace.tunnel(name);
+        String name = tunnelName; // routed once, in start(); a retry goes to the same name
         Tunnel tunnel = px.registry().pick(name, tried);
         if (tunnel == null) {
             fail(HttpResponseStatus.SERVICE_UNAVAILABLE, tried.isEmpty()
